@@ -1,0 +1,163 @@
+"""Verifies the live state of hosts converged by the kvm_host role.
+
+Every test asks the running host (systemd, sockets, files, libvirt, processes), never the
+variables the scenario passed in; each would fail on a host without the role.
+"""
+
+import pytest
+
+from conftest import recap, run_playbook
+
+SOCKETS = {
+    "/run/libvirt/libvirt-sock": 0o770,
+    "/run/libvirt/libvirt-sock-ro": 0o770,
+    "/run/libvirt/libvirt-admin-sock": 0o700,
+}
+
+
+def virsh(host, *args):
+    return host.run_expect([0], "virsh -c qemu:///system " + " ".join(args)).stdout
+
+
+@pytest.mark.parametrize("unit", ["libvirtd.socket", "libvirtd-ro.socket", "libvirtd-admin.socket",
+                                  "virtlogd.socket"])
+def test_libvirt_sockets_are_enabled_and_listening(host, unit):
+    assert host.service(unit).is_enabled
+    assert host.service(unit).is_running
+
+
+def test_libvirtd_is_enabled_and_starts_when_asked(host):
+    # Debian's libvirtd exits after 2 idle minutes and its socket starts it again, so the
+    # test asks for it (virsh) and then expects it to run.
+    assert host.service("libvirtd.service").is_enabled
+    virsh(host, "list", "--all")
+    assert host.service("libvirtd.service").is_running
+
+
+def test_virsh_answers_as_root(host):
+    out = virsh(host, "uri")
+    assert out.strip() == "qemu:///system"
+
+
+@pytest.mark.parametrize("path,mode", sorted(SOCKETS.items()))
+def test_unix_sockets_are_group_restricted(host, path, mode):
+    sock = host.file(path)
+    assert sock.is_socket
+    assert sock.user == "root"
+    assert sock.group == "libvirt"
+    assert sock.mode == mode
+
+
+def test_qemu_conf_is_root_only_and_rendered(host):
+    conf = host.file("/etc/libvirt/qemu.conf")
+    assert (conf.user, conf.group, conf.mode) == ("root", "root", 0o600)
+    for line in ['user = "libvirt-qemu"', 'group = "kvm"', "dynamic_ownership = 1",
+                 "remember_owner = 1", 'stdio_handler = "logd"', 'vnc_listen = "127.0.0.1"']:
+        assert line in conf.content_string.splitlines()
+
+
+def test_daemon_conf_requires_polkit_and_restricts_sockets(host):
+    lines = host.file("/etc/libvirt/libvirtd.conf").content_string.splitlines()
+    for line in ['unix_sock_group = "libvirt"', 'unix_sock_rw_perms = "0770"',
+                 'auth_unix_rw = "polkit"', "audit_level = 1"]:
+        assert line in lines
+
+
+def test_default_pool_is_active_autostarted_and_strict(host):
+    info = virsh(host, "pool-info", "default")
+    assert "State:          running" in info
+    assert "Autostart:      yes" in info
+    assert "<path>/var/lib/libvirt/images</path>" in virsh(host, "pool-dumpxml", "default")
+    directory = host.file("/var/lib/libvirt/images")
+    assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o711)
+
+
+def test_extra_pool_on_bookworm(host, hostname):
+    if hostname != "kvmhost-bookworm":
+        pytest.skip("only kvmhost-bookworm is given the extra 'tenants' pool")
+    assert "State:          running" in virsh(host, "pool-info", "tenants")
+    directory = host.file("/srv/libvirt/tenants")
+    assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o700)
+
+
+def test_default_network_follows_the_choice(host, hostname):
+    networks = host.run("virsh -c qemu:///system net-info default")
+    if hostname == "kvmhost-bookworm":
+        # This host asked to keep it.
+        assert networks.rc == 0
+        assert "Active:         yes" in networks.stdout
+        assert "Autostart:      yes" in networks.stdout
+    else:
+        assert networks.rc != 0, "the default NAT network should have been removed"
+        assert not host.file("/etc/libvirt/qemu/networks/default.xml").exists
+
+
+def test_admins_are_in_the_libvirt_group_and_can_manage(host, hostname):
+    members = host.group("libvirt").members
+    if hostname == "kvmhost-bookworm":
+        assert members == ["vmadmin"]
+        # polkit lets the libvirt group use the read-write socket.
+        host.run_expect([0], "su vmadmin -s /bin/sh -c 'virsh -c qemu:///system list --all'")
+    else:
+        assert members == []
+
+
+DOMAIN_XML = """<domain type='qemu'>
+  <name>verify-throwaway</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='/var/lib/libvirt/images/verify-throwaway.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <memballoon model='virtio'/>
+  </devices>
+</domain>
+"""
+
+
+def test_throwaway_tcg_domain_defines_starts_and_goes(host):
+    image = "/var/lib/libvirt/images/verify-throwaway.qcow2"
+    host.run_expect([0], "qemu-img create -q -f qcow2 %s 64M" % image)
+    host.run_expect([0], "cat > /tmp/verify-throwaway.xml <<'EOF'\n%sEOF" % DOMAIN_XML)
+    try:
+        virsh(host, "define", "/tmp/verify-throwaway.xml")
+        virsh(host, "start", "verify-throwaway")
+        assert virsh(host, "domstate", "verify-throwaway").strip() == "running"
+        live = virsh(host, "dumpxml", "verify-throwaway")
+        assert "machine='pc-q35" in live
+        assert "bus='virtio'" in live
+        # qemu.conf's user takes effect: the guest process does not run as root.
+        pid = host.file("/run/libvirt/qemu/verify-throwaway.pid").content_string.strip()
+        assert "qemu-system-x86_64" in host.file("/proc/%s/cmdline" % pid).content_string
+        assert host.file("/proc/%s" % pid).user == "libvirt-qemu"
+        # stdio_handler = "logd": the guest's console log goes through virtlogd.
+        assert host.service("virtlogd.service").is_running
+    finally:
+        host.run("virsh -c qemu:///system destroy verify-throwaway")
+        host.run("virsh -c qemu:///system undefine verify-throwaway")
+        host.run("rm -f %s /tmp/verify-throwaway.xml" % image)
+    assert host.run("virsh -c qemu:///system dominfo verify-throwaway").rc != 0
+
+
+def test_check_mode_on_a_converged_host_reports_no_change(hostname):
+    result = run_playbook("--check", "--diff", limit=hostname)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    counters = recap(result.stdout, hostname)
+    assert counters["changed"] == 0 and counters["failed"] == 0, result.stdout[-3000:]
+
+
+def test_unknown_qemu_conf_setting_is_refused_before_it_lands(host, hostname):
+    before = host.file("/etc/libvirt/qemu.conf").sha256sum
+    daemon_pid = host.run("systemctl show --property=MainPID --value libvirtd.service").stdout
+    result = run_playbook("-e", '{"kvm_host_qemu_conf": {"no_such_setting": 1}}', limit=hostname)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "libvirt would refuse this file at line" in output
+    assert "no_such_setting = 1" in output
+    assert host.file("/etc/libvirt/qemu.conf").sha256sum == before
+    # No restart happened: the daemon (if it was running) is the same process.
+    assert host.run("systemctl show --property=MainPID --value libvirtd.service").stdout == daemon_pid

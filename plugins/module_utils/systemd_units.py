@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Enablement and settings of systemd units, read from unit files.
+
+Reading the unit directories costs nothing; `systemctl` costs a process
+and a D-Bus round trip per call, and is absent in minimal containers.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+UNIT_DIRS = ('/etc/systemd/system', '/run/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system')
+ADMIN_DIRS = ('/etc/systemd/system', '/run/systemd/system')
+
+
+def unit_state(fs, unit):
+    """'masked', 'enabled', 'disabled' or 'not-found', as systemctl is-enabled would say."""
+    for directory in ADMIN_DIRS:
+        if fs.readlink(directory + '/' + unit) == '/dev/null':
+            return 'masked'
+    if not any(fs.exists(directory + '/' + unit) for directory in UNIT_DIRS):
+        return 'not-found'
+    for directory in ADMIN_DIRS:
+        for entry in fs.listdir(directory):
+            if entry.endswith(('.wants', '.requires')) and fs.exists('%s/%s/%s' % (directory, entry, unit)):
+                return 'enabled'
+    return 'disabled'
+
+
+def parse_unit(text, settings=None):
+    """Merge one unit file or drop-in into settings: {key: [values]}.
+
+    An empty assignment resets a list, as systemd does for ListenStream=.
+    """
+    settings = {} if settings is None else settings
+    for line in (text or '').splitlines():
+        line = line.strip()
+        if not line or line.startswith(('#', ';', '[')):
+            continue
+        key, sep, value = line.partition('=')
+        if not sep:
+            continue
+        key = key.strip()
+        value = value.strip()
+        if value == '':
+            settings[key] = []
+        else:
+            settings.setdefault(key, []).append(value)
+    return settings
+
+
+def unit_settings(fs, unit):
+    """Effective settings of a unit: main file, then drop-ins in name order."""
+    settings = {}
+    for directory in UNIT_DIRS:
+        text = fs.read(directory + '/' + unit)
+        if text is not None:
+            parse_unit(text, settings)
+            break
+    dropins = {}
+    # Earlier directories win for drop-ins of the same name.
+    for directory in reversed(UNIT_DIRS):
+        for name in fs.listdir('%s/%s.d' % (directory, unit)):
+            if name.endswith('.conf'):
+                dropins[name] = '%s/%s.d/%s' % (directory, unit, name)
+    for name in sorted(dropins):
+        parse_unit(fs.read(dropins[name]), settings)
+    return settings
+
+
+def last(settings, key, default=None):
+    values = settings.get(key) or []
+    return values[-1] if values else default

@@ -1,0 +1,179 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: kvm_host_facts
+short_description: Gather facts telling whether a host can run KVM guests
+version_added: 0.1.0
+description:
+  - Reads C(/proc), C(/sys) and a few configuration files to describe the CPU, the C(/dev/kvm) device and
+    kvm modules, IOMMU, memory, Linux security modules, the installed libvirt/QEMU stack and the bridges.
+  - Opens C(/dev/kvm) and asks C(KVM_GET_API_VERSION) to prove the device is usable.
+  - Returns everything under C(ansible_facts.kvm_host), with a summary C(can_run_kvm_guests) and C(reasons).
+  - Never changes the host. If a libvirt socket exists, C(virsh capabilities) is asked over the read-only
+    socket; with socket activation that may start an idle libvirt daemon.
+author:
+  - kvmcloud.hypervisor maintainers (@kvmcloud)
+options:
+  virt_host_validate:
+    description:
+      - Run C(virt-host-validate qemu) when it is installed and parse every check.
+      - Takes about a second, so it is off by default.
+    type: bool
+    default: false
+  gather_virsh_capabilities:
+    description:
+      - Ask libvirt for its security models with C(virsh --readonly capabilities) when a libvirt socket exists.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so check mode runs it unchanged.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+  facts:
+    support: full
+    description: Returns C(ansible_facts.kvm_host).
+notes:
+  - Standard library only on the target. Works in containers, where kernel facts are those of the container host.
+seealso:
+  - module: kvmcloud.hypervisor.kvm_audit
+'''
+
+EXAMPLES = r'''
+- name: Learn whether this host can run KVM guests
+  kvmcloud.hypervisor.kvm_host_facts:
+
+- name: Stop early on a host without usable KVM
+  ansible.builtin.assert:
+    that: kvm_host.can_run_kvm_guests
+    fail_msg: "{{ kvm_host.reasons | join('; ') }}"
+
+- name: Include virt-host-validate results
+  kvmcloud.hypervisor.kvm_host_facts:
+    virt_host_validate: true
+
+- name: Show the failed virt-host-validate checks
+  ansible.builtin.debug:
+    msg: "{{ kvm_host.host_validate.checks | selectattr('result', 'equalto', 'FAIL') | list }}"
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts to add to C(ansible_facts).
+  returned: always
+  type: complex
+  contains:
+    kvm_host:
+      description: Everything known about the host's ability to run KVM guests.
+      returned: always
+      type: complex
+      contains:
+        can_run_kvm_guests:
+          description:
+            - True when the CPU shows vmx or svm and C(/dev/kvm) exists, opens and answers KVM API version 12.
+            - A C(/dev/kvm) without vmx/svm (for example from C(kvm_pvm) inside a cloud VM) cannot run ordinary guests.
+          type: bool
+          returned: always
+        reasons:
+          description: Why guests cannot run, and warnings, each saying what to do. Empty when all is well.
+          type: list
+          elements: str
+          returned: always
+        container:
+          description: Container technology (for example C(docker)) when the host is a container, else null.
+          type: str
+          returned: always
+        cpu:
+          description:
+            - C(vendor) (intel, amd, other), C(vendor_id), C(model), C(virt_extension) (vmx, svm, none),
+              C(hypervisor) (the host is itself a guest), C(smt), C(sockets), C(cores), C(threads),
+              C(numa_nodes) (list of C(id), C(memory_total_kib)).
+          type: dict
+          returned: always
+          sample: {"vendor": "intel", "model": "Intel(R) Xeon(R) Gold 6230", "virt_extension": "vmx",
+                   "hypervisor": false, "smt": true, "sockets": 2, "cores": 40, "threads": 80,
+                   "numa_nodes": [{"id": 0, "memory_total_kib": 196608000}]}
+        kvm:
+          description:
+            - C(dev_present), C(owner), C(group), C(mode) (for example C(0660)), C(usable), C(api_version),
+              C(module_loaded), C(vendor_module) (kvm_intel, kvm_amd or null), C(vendor_module_loaded),
+              C(loaded_modules) (kvm modules in /sys/module), C(nested) (bool, null when unknown).
+          type: dict
+          returned: always
+        memory:
+          description:
+            - C(total_kib), C(available_kib), C(hugepages) (list of C(size_kib), C(total), C(free)),
+              C(ksm) (C(available), C(run), C(enabled), C(pages_shared)).
+          type: dict
+          returned: always
+        iommu:
+          description: C(enabled) (IOMMU groups exist), C(groups) (count), C(cmdline) (IOMMU kernel arguments).
+          type: dict
+          returned: always
+        security:
+          description:
+            - C(lsm) (the LSM stack), C(lsm_visible), C(mac) (selinux, apparmor or none),
+              C(selinux) (C(enabled), C(mode) enforcing/permissive/disabled, C(config_mode), C(policy)),
+              C(apparmor) (C(enabled), C(profiles_loaded), and the mode (enforce, complain or null)
+              of the C(libvirtd), C(virtqemud) and C(virt_aa_helper) profiles).
+          type: dict
+          returned: always
+        virt_stack:
+          description:
+            - C(libvirt_version), C(qemu_version) (null when not installed), C(daemon_layout)
+              (monolithic, modular, none), C(security_models) (from C(virsh capabilities), empty when unknown),
+              C(security_models_note) (why the models were not asked, or null), C(virsh_installed),
+              C(virt_host_validate_installed).
+          type: dict
+          returned: always
+        network:
+          description:
+            - C(default_route_interface), C(default_route_interface_ipv6), C(ip_forward),
+              C(bridges) (list of C(name), C(ports), C(ipv4), C(ipv6_global), C(accept_ra),
+              C(carries_host_address) (null when unknown), C(carries_default_route)),
+              C(sriov_interfaces) (list of C(name), C(total_vfs), C(num_vfs)).
+          type: dict
+          returned: always
+        host_validate:
+          description:
+            - C(installed), C(ran), C(rc), C(counts) (per result) and C(checks), a list of
+              C(component), C(check), C(result) (PASS, WARN, FAIL), C(detail).
+          type: dict
+          returned: always
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import collect
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import CommandRunner, HostFS
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            virt_host_validate=dict(type='bool', default=False),
+            gather_virsh_capabilities=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    facts = collect(
+        HostFS('/'),
+        CommandRunner(module),
+        gather_capabilities=module.params['gather_virsh_capabilities'],
+        host_validate=module.params['virt_host_validate'],
+    )
+    module.exit_json(changed=False, ansible_facts={'kvm_host': facts})
+
+
+if __name__ == '__main__':
+    main()

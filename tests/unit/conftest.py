@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Shared helpers: fake host trees built from dicts, recorded fixtures, a fake command runner."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import HostFS
+
+FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+
+
+def fixture_text(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+class FakeRunner:
+    """Answers commands from a dict keyed by the argv tuple; records every call."""
+
+    def __init__(self, answers=None):
+        self.answers = answers or {}
+        self.calls = []
+
+    def run(self, argv):
+        self.calls.append(tuple(argv))
+        return self.answers.get(tuple(argv), (127, '', 'not recorded: %s' % ' '.join(argv)))
+
+
+class FakeHost(HostFS):
+    """A host tree under tmp_path. Owners come from a dict, because tests cannot chown."""
+
+    def __init__(self, root, owners=None):
+        HostFS.__init__(self, root)
+        self.owners = owners or {}
+
+    def owner_info(self, path, follow=True):
+        info = HostFS.owner_info(self, path, follow)
+        if info is not None and path in self.owners:
+            info.update(self.owners[path])
+        return info
+
+
+def build_tree(root, files):
+    """files: {path: text | bytes | ('symlink', target) | ('mode', text, mode) | None for a directory}."""
+    for path, content in files.items():
+        target = os.path.join(str(root), path.lstrip('/'))
+        if content is None:
+            if not os.path.isdir(target):
+                os.makedirs(target)
+            continue
+        parent = os.path.dirname(target)
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+        if isinstance(content, tuple) and content[0] == 'symlink':
+            os.symlink(content[1], target)
+            continue
+        mode = None
+        if isinstance(content, tuple) and content[0] == 'mode':
+            content, mode = content[1], content[2]
+        with open(target, 'wb') as handle:
+            handle.write(content if isinstance(content, bytes) else content.encode('utf-8'))
+        if mode is not None:
+            os.chmod(target, mode)
+
+
+@pytest.fixture
+def make_host(tmp_path):
+    def factory(files, owners=None):
+        build_tree(tmp_path, files)
+        return FakeHost(str(tmp_path), owners)
+    return factory
