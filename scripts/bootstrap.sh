@@ -31,8 +31,7 @@ ensure_docker() {
   # PID 1 is not systemd on our machines, so nothing starts dockerd for us.
   log "Starting dockerd (log: /var/log/kvmcloud-dockerd.log)"
   nohup dockerd >/var/log/kvmcloud-dockerd.log 2>&1 &
-  local i
-  for i in $(seq 60); do
+  for _ in $(seq 60); do
     docker info >/dev/null 2>&1 && return 0
     sleep 1
   done

@@ -24,7 +24,12 @@ options:
 EXAMPLES = r"""
 - name: Read two units at once
   ansible.builtin.command:
-    argv: [systemctl, show, --property=Id,ActiveState, libvirtd.socket, virtlogd.socket]
+    argv:
+      - systemctl
+      - show
+      - --property=Id,ActiveState
+      - libvirtd.socket
+      - virtlogd.socket
   register: units
   changed_when: false
 

@@ -8,13 +8,14 @@ import pytest
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PLAYBOOK = os.path.join(PROJECT, "playbooks", "kvm_host.yml")
+# testinfra's host.ansible() runs our modules too: it must find the collection.
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(PROJECT, ".cache", "collections"))
 
 
 def run_playbook(*args, limit):
     """Runs playbooks/kvm_host.yml against one test host with Molecule's inventory."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".cache", "collections"),
-               ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return subprocess.run(
         ["ansible-playbook", "-i", inventory, "--limit", limit, PLAYBOOK, *args],
         capture_output=True, text=True, env=env, check=False, timeout=600)

@@ -1,0 +1,54 @@
+"""kvm_audit on hosts converged by kvm_host: what it passes, and what it catches.
+
+The audit reads the live host; these tests check it agrees with the host's real state, and
+that weakening a control by hand turns exactly that control to fail.
+"""
+
+import json
+
+# Controls whose settings the kvm_host role applies, and which a container can show.
+APPLIED_BY_KVM_HOST = ["L1", "L3", "L4", "L5", "L6", "L7", "Q4", "Q5", "Q6", "Q7", "Q8", "Q9", "S1", "N7"]
+
+
+def audit(host, hostname):
+    args = {"virt_host_validate": False}
+    if hostname == "kvmhost-bookworm":
+        # This host keeps libvirt's default NAT network on purpose.
+        args["allowed_networks"] = ["default"]
+    result = host.ansible("kvmcloud.hypervisor.kvm_audit", json.dumps(args), check=False, become=True)
+    assert "controls" in result, result
+    return {control["id"]: control for control in result["controls"]}
+
+
+def test_controls_applied_by_the_role_pass(host, hostname):
+    controls = audit(host, hostname)
+    failing = {cid: controls[cid]["evidence"] for cid in APPLIED_BY_KVM_HOST if controls[cid]["status"] != "pass"}
+    assert failing == {}
+
+
+def test_the_container_test_bed_is_not_reported_as_confined(host, hostname):
+    # Docker containers here see no LSM: the audit must say so, never pass.
+    controls = audit(host, hostname)
+    assert controls["H1"]["status"] == "fail"
+    assert controls["Q1"]["status"] == "fail"
+
+
+def test_weakened_controls_and_only_those_turn_to_fail(host, hostname):
+    before = audit(host, hostname)
+    host.run_expect([0], "cp -a /etc/libvirt/qemu.conf /root/qemu.conf.verify-backup")
+    try:
+        host.run_expect([0], "sed -i 's/^stdio_handler = .*/stdio_handler = \"file\"/' /etc/libvirt/qemu.conf")
+        host.run_expect([0], "chmod 0644 /etc/libvirt/qemu.conf")
+        host.run_expect([0], "chmod 0777 /run/libvirt/libvirt-sock-ro")
+        after = audit(host, hostname)
+    finally:
+        host.run_expect([0], "cp -a /root/qemu.conf.verify-backup /etc/libvirt/qemu.conf")
+        host.run_expect([0], "chmod 0770 /run/libvirt/libvirt-sock-ro")
+        host.run("rm -f /root/qemu.conf.verify-backup")
+    changed = {cid: (before[cid]["status"], after[cid]["status"]) for cid in before
+               if before[cid]["status"] != after[cid]["status"]}
+    assert changed == {"L4": ("pass", "fail"), "L6": ("pass", "fail"), "Q9": ("pass", "fail")}
+    assert "0777" in after["L4"]["evidence"] or "777" in after["L4"]["evidence"]
+    # Back to the baseline once the host is restored.
+    restored = audit(host, hostname)
+    assert {cid: c["status"] for cid, c in restored.items()} == {cid: c["status"] for cid, c in before.items()}
