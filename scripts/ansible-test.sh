@@ -18,7 +18,7 @@ mkdir -p "$target"
 
 # git-ignored caches and artifacts would be sanity-tested too; leave them out.
 tar -C "$repo_root" \
-    --exclude=./.git --exclude=./.venv --exclude=./.cache --exclude=./reports \
+    --exclude=./.git --exclude=./.venv --exclude=./.cache --exclude=./.collections --exclude=./reports \
     --exclude='*.tar.gz' --exclude=__pycache__ --exclude=.pytest_cache \
     -cf - . | tar -C "$target" -xf -
 

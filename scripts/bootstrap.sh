@@ -9,7 +9,7 @@ set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${KVMCLOUD_VENV:-$REPO_ROOT/.venv}
-COLLECTIONS_DIR=$REPO_ROOT/.cache/collections
+COLLECTIONS_DIR=$REPO_ROOT/.collections
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -115,26 +115,53 @@ def _parse_value(reader, in_list=False):
     reader.error('expected a string, number or list')
 
 
-def parse_libvirt_conf(text):
-    """{name: value} of the settings in a libvirt .conf text; the last assignment wins."""
+class Assignment:
+    """One `name = value` statement; text[start:end] runs from the name to the end of the value."""
+
+    def __init__(self, name, value, start, end, line):
+        self.name = name
+        self.value = value
+        self.start = start
+        self.end = end
+        self.line = line
+
+    def __repr__(self):
+        return 'Assignment(%r, %r, line=%d)' % (self.name, self.value, self.line)
+
+
+def scan_libvirt_conf(text):
+    """Every assignment in file order, with where it sits, for callers that edit the text."""
     reader = _Reader(text or '')
-    settings = {}
+    found = []
     while True:
         reader.skip_blanks(newlines=True)
         if reader.at_end():
-            return settings
+            return found
         if reader.peek() == ';':
             reader.advance()
             continue
+        start, line = reader.pos, reader.line
         name = _parse_name(reader)
         reader.skip_blanks()
         if reader.peek() != '=':
             reader.error('expected = after %s' % name)
         reader.advance()
-        settings[name] = _parse_value(reader)
+        value = _parse_value(reader)
+        found.append(Assignment(name, value, start, reader.pos, line))
         reader.skip_blanks()
         if not reader.at_end() and reader.peek() not in '\n;':
             reader.error('unexpected text after %s' % name)
+
+
+def parse_libvirt_conf(text):
+    """{name: value} of the settings in a libvirt .conf text.
+
+    The first assignment of a name wins, as in libvirt (virConfGetValue returns the first match).
+    """
+    settings = {}
+    for found in scan_libvirt_conf(text):
+        settings.setdefault(found.name, found.value)
+    return settings
 
 
 def read_libvirt_conf(fs, path):

@@ -9,7 +9,7 @@ import pytest
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PLAYBOOK = os.path.join(PROJECT, "playbooks", "kvm_host.yml")
 # testinfra's host.ansible() runs our modules too: it must find the collection.
-os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(PROJECT, ".cache", "collections"))
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(PROJECT, ".collections"))
 
 
 def run_playbook(*args, limit):

@@ -156,7 +156,7 @@ def test_unknown_qemu_conf_setting_is_refused_before_it_lands(host, hostname):
     result = run_playbook("-e", '{"kvm_host_qemu_conf": {"no_such_setting": 1}}', limit=hostname)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "libvirt would refuse this file at line" in output
+    assert "libvirt would refuse the new content" in output
     assert "no_such_setting = 1" in output
     assert host.file("/etc/libvirt/qemu.conf").sha256sum == before
     # No restart happened: the daemon (if it was running) is the same process.

@@ -27,7 +27,7 @@ def test_hardened_qemu_conf_with_comments_lists_and_quotes():
     assert conf['cgroup_device_acl'] == ['/dev/null', '/dev/full', '/dev/zero', '/dev/random',
                                          '/dev/urandom', '/dev/ptmx', '/dev/kvm']
     assert conf['vnc_listen'] == '127.0.0.1'
-    # The last assignment wins, as in libvirt.
+    # The first assignment wins, as in libvirt (virConfGetValue returns the first match).
     assert conf['seccomp_sandbox'] == 1
 
 

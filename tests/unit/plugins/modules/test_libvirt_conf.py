@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+from unittest import mock
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import MARKER
+from ansible_collections.kvmcloud.hypervisor.plugins.modules import libvirt_conf
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text
+
+DEBIAN = fixture_text('qemu.conf.debian12-default')
+SETTINGS = {'user': 'libvirt-qemu', 'namespaces': ['mount'], 'seccomp_sandbox': 1}
+
+# What augtool printed on a Debian 13 host for an unknown key on line 1129.
+AUGEAS_ERROR = '''/augeas/files/etc/libvirt/.qemu.conf.x/error = "parse_failed"
+/augeas/files/etc/libvirt/.qemu.conf.x/error/pos = "43109"
+/augeas/files/etc/libvirt/.qemu.conf.x/error/line = "%d"
+/augeas/files/etc/libvirt/.qemu.conf.x/error/char = "0"
+/augeas/files/etc/libvirt/.qemu.conf.x/error/lens = "/usr/share/augeas/lenses/libvirtd_qemu.aug:200.13-.43:"
+/augeas/files/etc/libvirt/.qemu.conf.x/error/message = "Iterated lens matched less than it should"
+'''
+
+
+class Exit(Exception):
+    def __init__(self, result, failed):
+        Exception.__init__(self, result.get('msg', ''))
+        self.result = result
+        self.failed = failed
+
+
+def _exit_json(module, **result):
+    raise Exit(result, failed=False)
+
+
+def _fail_json(module, **result):
+    raise Exit(result, failed=True)
+
+
+@pytest.fixture(autouse=True)
+def no_real_exit(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
+
+
+def run_module(args, augtool='/usr/bin/augtool', augtool_answer=(0, '', '')):
+    """Run the module; returns (result, failed, run_command mock)."""
+    runner = mock.Mock(return_value=augtool_answer)
+    try:
+        from ansible.module_utils.testing import patch_module_args
+        patched = patch_module_args(args)
+    except ImportError:  # ansible-core before 2.19
+        patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
+    with patched, \
+            mock.patch.object(basic.AnsibleModule, 'get_bin_path', return_value=augtool), \
+            mock.patch.object(basic.AnsibleModule, 'run_command', runner):
+        with pytest.raises(Exit) as caught:
+            libvirt_conf.main()
+    return caught.value.result, caught.value.failed, runner
+
+
+@pytest.fixture
+def conf(tmp_path):
+    path = tmp_path / 'qemu.conf'
+    path.write_text(DEBIAN)
+    return path
+
+
+def test_new_keys_are_appended_and_second_run_changes_nothing(conf):
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS})
+    assert not failed
+    assert result['changed'] is True
+    assert result['changed_keys'] == ['namespaces', 'seccomp_sandbox', 'user']
+    assert 'diff' not in result
+    runner.assert_not_called()
+    text = conf.read_text()
+    assert text == DEBIAN + MARKER + '\nuser = "libvirt-qemu"\nnamespaces = [ "mount" ]\nseccomp_sandbox = 1\n'
+
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'lens': 'Libvirtd_qemu.lns'})
+    assert (failed, result['changed'], result['changed_keys']) == (False, False, [])
+    # Nothing to write, so nothing to validate.
+    runner.assert_not_called()
+    assert conf.read_text() == text
+
+
+def test_lens_validates_a_temp_file_beside_the_target_before_replacing_it(conf):
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'lens': 'Libvirtd_qemu.lns'})
+    assert not failed and result['changed']
+    argv = runner.call_args[0][0]
+    assert argv[:3] == ['/usr/bin/augtool', '--noautoload', '--root=/']
+    assert argv[4] == 'print /augeas//error'
+    lens, incl, candidate = argv[3].split(' ')
+    assert (lens, incl) == ('--transform=Libvirtd_qemu.lns', 'incl')
+    assert os.path.dirname(candidate) == str(conf.parent)
+    assert not os.path.exists(candidate)
+    assert sorted(os.listdir(str(conf.parent))) == ['qemu.conf']
+    assert conf.read_text().endswith('seccomp_sandbox = 1\n')
+
+
+def test_lens_error_fails_naming_the_line_and_leaves_the_file(conf):
+    settings = dict(SETTINGS, no_such_key=1)
+    bad_line = len(DEBIAN.splitlines()) + 5  # marker, the three keys, then no_such_key
+    result, failed, runner = run_module({'path': str(conf), 'settings': settings, 'lens': 'Libvirtd_qemu.lns'},
+                                        augtool_answer=(0, AUGEAS_ERROR % bad_line, ''))
+    assert failed
+    assert 'line %d: no_such_key = 1' % bad_line in result['msg']
+    assert 'Iterated lens matched less than it should' in result['msg']
+    assert conf.read_text() == DEBIAN
+    assert sorted(os.listdir(str(conf.parent))) == ['qemu.conf']
+
+
+def test_augtool_failing_without_a_line_is_reported_raw(conf):
+    answer = (0, '/augeas/load/Nosuch/error = "Can not find lens Nosuch.lns"\n', '')
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'lens': 'Nosuch.lns'},
+                                        augtool_answer=answer)
+    assert failed
+    assert 'Can not find lens Nosuch.lns' in result['msg']
+    assert conf.read_text() == DEBIAN
+
+
+def test_missing_augtool_says_what_to_install(conf):
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'lens': 'Libvirtd_qemu.lns'},
+                                        augtool=None)
+    assert failed
+    assert 'augeas-tools' in result['msg'] and 'omit lens' in result['msg']
+    assert conf.read_text() == DEBIAN
+    assert sorted(os.listdir(str(conf.parent))) == ['qemu.conf']
+
+
+def test_check_mode_reports_change_and_diff_without_writing_or_validating(conf):
+    args = {'path': str(conf), 'settings': SETTINGS, 'lens': 'Libvirtd_qemu.lns',
+            '_ansible_check_mode': True, '_ansible_diff': True}
+    result, failed, runner = run_module(args)
+    assert not failed
+    assert result['changed'] is True
+    assert result['changed_keys'] == ['namespaces', 'seccomp_sandbox', 'user']
+    text_diff = result['diff'][0]
+    assert text_diff['before'] == DEBIAN
+    assert text_diff['after'].endswith('seccomp_sandbox = 1\n')
+    runner.assert_not_called()
+    assert conf.read_text() == DEBIAN
+
+
+def test_check_mode_on_a_missing_file_does_not_create_it(tmp_path):
+    path = tmp_path / 'libvirtd.conf'
+    result, failed, runner = run_module({'path': str(path), 'settings': {'listen_tls': 0},
+                                         '_ansible_check_mode': True})
+    assert (failed, result['changed']) == (False, True)
+    assert not path.exists()
+
+
+def test_in_place_change_and_removal_with_diff(tmp_path):
+    path = tmp_path / 'qemu.conf'
+    original = fixture_text('libvirt.conf.edit-cases')
+    path.write_text(original)
+    result, failed, runner = run_module({'path': str(path), '_ansible_diff': True,
+                                         'settings': {'user': 'libvirt-qemu', 'group': 'kvm',
+                                                      'seccomp_sandbox': None}})
+    assert not failed
+    assert result['changed_keys'] == ['seccomp_sandbox', 'user']
+    text = path.read_text()
+    assert 'user = "libvirt-qemu"   # set by hand\n' in text
+    assert 'seccomp_sandbox' not in text and MARKER not in text
+    assert result['diff'][0]['before'] == original
+    assert result['diff'][0]['after'] == text
+
+
+def test_mode_is_applied_and_counts_as_a_change(conf):
+    os.chmod(str(conf), 0o644)
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'mode': '0600'})
+    assert not failed and result['changed']
+    assert stat.S_IMODE(os.stat(str(conf)).st_mode) == 0o600
+    # The content is right; only the mode differs.
+    os.chmod(str(conf), 0o644)
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'mode': '0600',
+                                         '_ansible_diff': True})
+    assert (result['changed'], result['changed_keys']) == (True, [])
+    assert result['diff'][1]['after']['mode'] == '0600'
+    assert stat.S_IMODE(os.stat(str(conf)).st_mode) == 0o600
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'mode': '0600'})
+    assert result['changed'] is False
+
+
+def test_create_and_create_false(tmp_path):
+    path = tmp_path / 'libvirtd.conf'
+    result, failed, runner = run_module({'path': str(path), 'settings': {'listen_tls': 0}, 'create': False})
+    assert failed and 'does not exist' in result['msg']
+    assert not path.exists()
+    # Removing keys from a missing file is already done.
+    result, failed, runner = run_module({'path': str(path), 'settings': {'listen_tls': None}, 'create': False})
+    assert (failed, result['changed']) == (False, False)
+    assert not path.exists()
+    result, failed, runner = run_module({'path': str(path), 'settings': {'listen_tls': 0}, 'mode': '0640'})
+    assert (failed, result['changed']) == (False, True)
+    assert path.read_text() == MARKER + '\nlisten_tls = 0\n'
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o640
+
+
+def test_backup_keeps_the_old_content(conf):
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'backup': True})
+    assert not failed
+    with open(result['backup_file']) as handle:
+        assert handle.read() == DEBIAN
+    result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'backup': True})
+    assert 'backup_file' not in result
+
+
+def test_unparseable_file_is_left_alone(tmp_path):
+    path = tmp_path / 'qemu.conf'
+    path.write_text('user = yes\n')
+    result, failed, runner = run_module({'path': str(path), 'settings': {'user': 'root'}})
+    assert failed and 'does not parse' in result['msg'] and 'line 1' in result['msg']
+    assert path.read_text() == 'user = yes\n'
+
+
+def test_unwritable_value_fails(conf):
+    result, failed, runner = run_module({'path': str(conf), 'settings': {'user': 'a"b\'c'}})
+    assert failed and 'both quote characters' in result['msg']
+    assert conf.read_text() == DEBIAN
