@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
-ensure_apt_packages shellcheck
+# qemu boots the VM of the kernel scenario; mmdebstrap and e2fsprogs build its disk.
+ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-client
 bootstrap bookworm trixie
 
 passed=0
@@ -56,6 +57,7 @@ step "collection builds, installs and its docs render" build_and_install_collect
 step "ansible-test sanity and units" scripts/ansible-test.sh
 if ! $quick; then
   step "molecule: default (Debian 12 + 13 containers)" molecule test --scenario-name default
+  step "molecule: kernel (Debian 13 VM under TCG, AppArmor)" molecule test --scenario-name kernel
 fi
 
 echo

@@ -91,9 +91,10 @@ EOF
   # Label every file now, so the VM is enforcing from its first boot (an autorelabel
   # needs a permissive boot and misses the mount-point directories). libselinux sets labels
   # through /proc/self/fd, so /proc is mounted in a private mount namespace. setfiles walks
-  # a non-recursive bind mount of the root at /mnt: there /proc, /dev, /sys and /run are
-  # the bare directories, which must carry their labels too (libvirt is denied mounton an
-  # unlabelled /dev), and -r /mnt labels them as if they were at /.
+  # a non-recursive bind mount of the root at /mnt: there /dev, /sys and /run are the bare
+  # directories, which must carry their labels too (libvirt is denied mounton an unlabelled
+  # /dev), and -r /mnt labels them as if they were at /. (The policy itself leaves the /proc
+  # directory unlabelled: `/proc -d <<none>>`.)
   # shellcheck disable=SC2016 # $1 expands in the inner shell
   unshare --mount --propagation private sh -euc '
     mount --bind "$1" "$1/mnt"

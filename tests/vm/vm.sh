@@ -10,6 +10,9 @@
 # keeps QEMU's translation cache at 256 MiB instead of 1 GiB. Each VM writes to its own
 # qcow2 overlay, so the cached image stays clean. Its SSH port is forwarded from
 # 127.0.0.1:PORT only. State, pidfile and serial log: .cache/vm/run/NAME/.
+#
+# QEMU's default CPU model under TCG advertises AMD SVM: the guest loads kvm_amd, has a
+# /dev/kvm and can run (slow) nested KVM guests, so the role takes its KVM path there.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

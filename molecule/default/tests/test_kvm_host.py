@@ -161,3 +161,16 @@ def test_unknown_qemu_conf_setting_is_refused_before_it_lands(host, hostname):
     assert host.file("/etc/libvirt/qemu.conf").sha256sum == before
     # No restart happened: the daemon (if it was running) is the same process.
     assert host.run("systemctl show --property=MainPID --value libvirtd.service").stdout == daemon_pid
+
+
+def test_preflight_stops_a_host_that_cannot_run_kvm_guests(hostname):
+    # Our machines' /dev/kvm cannot run ordinary guests; without the emulation opt-in the
+    # playbook must stop in its preflight play, saying why, before it changes anything.
+    result = run_playbook("-e", "kvm_host_allow_emulation=false", limit=hostname)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "cannot run KVM guests" in output
+    assert "no vmx/svm" in output
+    assert "PLAY [KVM hosts are hypervisors]" not in output
+    counters = recap(result.stdout, hostname)
+    assert counters["failed"] == 1 and counters["changed"] == 0
