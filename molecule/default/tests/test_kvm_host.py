@@ -72,12 +72,16 @@ def test_default_pool_is_active_autostarted_and_strict(host):
     assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o711)
 
 
-def test_extra_pool_on_bookworm(host, hostname):
-    if hostname != "kvmhost-bookworm":
-        pytest.skip("only kvmhost-bookworm is given the extra 'tenants' pool")
-    assert "State:          running" in virsh(host, "pool-info", "tenants")
-    directory = host.file("/srv/libvirt/tenants")
-    assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o700)
+def test_extra_pool_exactly_where_configured(host, hostname):
+    pool = host.run("virsh -c qemu:///system pool-info tenants")
+    if hostname == "kvmhost-bookworm":
+        assert "State:          running" in pool.stdout
+        directory = host.file("/srv/libvirt/tenants")
+        assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o700)
+    else:
+        # Only kvmhost-bookworm lists the 'tenants' pool.
+        assert pool.rc != 0
+        assert not host.file("/srv/libvirt/tenants").exists
 
 
 def test_default_network_follows_the_choice(host, hostname):

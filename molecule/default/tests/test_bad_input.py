@@ -1,0 +1,51 @@
+"""Bad input to kvm_host fails before anything on the host changes, naming what to fix.
+
+Each case runs the collection's playbook against a converged host with one wrong
+variable, then compares a snapshot of libvirt's files and state with the one taken before.
+"""
+
+import json
+
+import pytest
+
+from conftest import recap, run_playbook
+
+CASES = {
+    "unknown daemon layout": (
+        {"kvm_host_daemon_layout": "hybrid"}, ["kvm_host_daemon_layout", "hybrid"]),
+    "layout Debian does not ship": (
+        {"kvm_host_daemon_layout": "modular"}, ["kvm_host_daemon_layout=modular is not available"]),
+    "emulation opt-in that is not a boolean": (
+        {"kvm_host_allow_emulation": "maybe"}, ["kvm_host_allow_emulation", "not a valid boolean"]),
+    "flag that is not a boolean": (
+        {"kvm_host_vhost_net": "perhaps"}, ["kvm_host_vhost_net"]),
+    "socket mode that is not octal": (
+        {"kvm_host_socket_rw_mode": "rw-rw----"}, ["kvm_host_socket_rw_mode=rw-rw----", "octal"]),
+    "negative hugepage count": (
+        {"kvm_host_hugepages_2m_count": -4}, ["kvm_host_hugepages_2m_count=-4", "0 or more"]),
+    "relative pool path": (
+        {"kvm_host_storage_pools": [{"name": "rel", "path": "srv/images"}]}, ["kvm_host_storage_pools entry rel", "absolute"]),
+    "duplicate pool names": (
+        {"kvm_host_storage_pools": [{"name": "a", "path": "/srv/a"}, {"name": "a", "path": "/srv/b"}]},
+        ["kvm_host_storage_pools has duplicate names or paths: a"]),
+    "pool without a path": (
+        {"kvm_host_storage_pools": [{"name": "nopath"}]}, ["kvm_host_storage_pools", "path"]),
+}
+
+SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system -type f -print0 | sort -z | xargs -0 sha256sum;"
+            " virsh -c qemu:///system pool-list --all --name; virsh -c qemu:///system net-list --all --name;"
+            " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_fails_before_any_change(host, hostname, case):
+    extra_vars, expected = CASES[case]
+    before = host.run_expect([0], SNAPSHOT).stdout
+    result = run_playbook("-e", json.dumps(extra_vars), limit=hostname)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    for text in expected:
+        assert text in output, "%r not in:\n%s" % (text, output[-3000:])
+    counters = recap(result.stdout, hostname)
+    assert counters["changed"] == 0 and counters["failed"] == 1
+    assert host.run_expect([0], SNAPSHOT).stdout == before
