@@ -3,8 +3,12 @@
 import os
 import re
 import subprocess
+import sys
 
 import pytest
+
+# Test helpers shared by the scenarios (molecule/shared/testlib).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "testlib"))
 
 PROJECT = os.environ.get("MOLECULE_PROJECT_DIRECTORY", os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 PLAYBOOK = os.path.join(PROJECT, "playbooks", "kvm_host.yml")

@@ -8,28 +8,9 @@ variables; each would fail on a host without AppArmor, with libvirt unconfined, 
 
 import json
 
+from guests import running_guest, virsh
+
 DOMAIN = "kernel-guest"
-IMAGE = "/var/lib/libvirt/images/%s.qcow2" % DOMAIN
-# Q35 under TCG, no OS: it sits in the firmware, which is enough to be confined.
-DOMAIN_XML = """<domain type='qemu'>
-  <name>%s</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source file='%s'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-""" % (DOMAIN, IMAGE)
-
-
-def virsh(host, *args):
-    return host.run_expect([0], "virsh -c qemu:///system " + " ".join(args)).stdout
 
 
 def aa_status(host):
@@ -67,15 +48,8 @@ def test_running_libvirtd_is_confined(host):
 
 
 def test_guest_qemu_is_confined_unprivileged_and_sandboxed(host):
-    host.run_expect([0], "qemu-img create -q -f qcow2 %s 64M" % IMAGE)
-    host.run_expect([0], "cat > /tmp/%s.xml <<'EOF'\n%sEOF" % (DOMAIN, DOMAIN_XML))
-    try:
-        virsh(host, "define", "/tmp/%s.xml" % DOMAIN)
-        virsh(host, "start", DOMAIN)
-        assert virsh(host, "domstate", DOMAIN).strip() == "running"
+    with running_guest(host, DOMAIN) as pid:
         uuid = virsh(host, "domuuid", DOMAIN).strip()
-        pid = host.file("/run/libvirt/qemu/%s.pid" % DOMAIN).content_string.strip()
-        assert "qemu-system-x86_64" in host.file("/proc/%s/cmdline" % pid).content_string
         info = virsh(host, "dominfo", DOMAIN)
         label = label_of(host, pid)
         status = dict(line.split(":", 1) for line in
@@ -92,8 +66,3 @@ def test_guest_qemu_is_confined_unprivileged_and_sandboxed(host):
         assert owner == "libvirt-qemu"
         assert status["Uid"].split() == [str(host.user("libvirt-qemu").uid)] * 4
         assert status["Seccomp"].strip() == "2"
-    finally:
-        host.run("virsh -c qemu:///system destroy %s" % DOMAIN)
-        host.run("virsh -c qemu:///system undefine %s" % DOMAIN)
-        host.run("rm -f %s /tmp/%s.xml" % (IMAGE, DOMAIN))
-    assert host.run("virsh -c qemu:///system dominfo %s" % DOMAIN).rc != 0
