@@ -20,7 +20,11 @@ ensure_apt_packages() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "Installing apt packages: ${missing[*]}"
-  apt-get update -qq
+  # Callers ask for packages in several rounds; the package lists need fetching once.
+  if [ -z "${APT_LISTS_FRESH:-}" ]; then
+    apt-get update -qq
+    APT_LISTS_FRESH=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
