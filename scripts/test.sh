@@ -57,7 +57,7 @@ step "collection builds, installs and its docs render" build_and_install_collect
 step "ansible-test sanity and units" scripts/ansible-test.sh
 if ! $quick; then
   step "molecule: default (Debian 12 + 13 containers)" molecule test --scenario-name default
-  step "molecule: kernel (Debian 13 VM under TCG, AppArmor)" molecule test --scenario-name kernel
+  step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" molecule test --scenario-name apparmor
 fi
 
 echo
