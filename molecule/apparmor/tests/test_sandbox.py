@@ -1,16 +1,23 @@
 """Verifies on a live VM what only a real kernel can show: AppArmor confines libvirt and
-each guest's QEMU process (sVirt).
+each guest's QEMU process (sVirt), and libvirt refuses guests that would run unconfined.
 
 Every test asks the running VM (kernel, AppArmor, libvirt, /proc), never the scenario's
 variables; each would fail on a host without AppArmor, with libvirt unconfined, or with
-`security_driver = "none"`.
+`security_driver = "none"`. prepare.yml left libvirtd's profile in complain mode, so the
+profile tests pass only if kvm_hardening enforced it again.
 """
 
 import json
+import re
+import xml.etree.ElementTree as ET
 
-from guests import running_guest, virsh
+from conftest import TENANTS_DIR
+from guests import define_guest, guest_images, remove_guest, virsh
 
-DOMAIN = "kernel-guest"
+PROFILES = {
+    "libvirtd": "/etc/apparmor.d/usr.sbin.libvirtd",
+    "virt-aa-helper": "/etc/apparmor.d/usr.lib.libvirt.virt-aa-helper",
+}
 
 
 def aa_status(host):
@@ -20,6 +27,10 @@ def aa_status(host):
 def label_of(host, pid):
     """The AppArmor label of a process, as "NAME (MODE)"."""
     return host.file("/proc/%s/attr/current" % pid).content_string.strip("\0\n")
+
+
+def proc_status(host, pid):
+    return dict(line.split(":", 1) for line in host.file("/proc/%s/status" % pid).content_string.splitlines())
 
 
 def test_kernel_runs_apparmor(host):
@@ -37,6 +48,24 @@ def test_libvirt_profiles_are_enforced(host):
     assert profiles.get("virt-aa-helper") == "enforce"
 
 
+def test_profiles_stay_enforced_at_boot_and_as_shipped(host):
+    # aa-complain wrote flags=(complain) into the shipped file, so the next boot would load it
+    # in complain mode again; aa-enforce must have removed it. The files must also be exactly
+    # what the packages shipped: custom rules belong in /etc/apparmor.d/local/ (S1).
+    shipped = {}
+    out = host.run_expect([0], "dpkg-query -W -f='${Conffiles}\\n' libvirt-daemon libvirt-daemon-common").stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            shipped[fields[0]] = fields[1]
+    for name, path in PROFILES.items():
+        header = [line for line in host.file(path).content_string.splitlines() if line.startswith("profile ")]
+        md5 = host.check_output("md5sum %s" % path).split()[0]
+        print("\n%s: %s; md5 %s, shipped %s" % (name, header, md5, shipped.get(path)))
+        assert header and "complain" not in header[0]
+        assert md5 == shipped[path]
+
+
 def test_running_libvirtd_is_confined(host):
     # libvirtd is socket-activated and exits when idle: ask it something first.
     virsh(host, "list", "--all")
@@ -47,22 +76,98 @@ def test_running_libvirtd_is_confined(host):
     assert label == "libvirtd (enforce)"
 
 
-def test_guest_qemu_is_confined_unprivileged_and_sandboxed(host):
-    with running_guest(host, DOMAIN) as pid:
-        uuid = virsh(host, "domuuid", DOMAIN).strip()
-        info = virsh(host, "dominfo", DOMAIN)
-        label = label_of(host, pid)
-        status = dict(line.split(":", 1) for line in
-                      host.file("/proc/%s/status" % pid).content_string.splitlines())
-        owner = host.file("/proc/%s" % pid).user
-        print("\nguest %s pid %s: label %r, user %s, Seccomp %s"
-              % (uuid, pid, label, owner, status["Seccomp"].strip()))
+def test_qemu_conf_confines_qemu(host):
+    conf = host.file("/etc/libvirt/qemu.conf")
+    print("\nqemu.conf %s:%s %o" % (conf.user, conf.group, conf.mode))
+    # Only the active lines: the shipped file documents every key in comments.
+    active = [re.sub(r"\s+", " ", line.strip()) for line in conf.content_string.splitlines()
+              if line.strip() and not line.lstrip().startswith("#")]
+    print("\n".join(line for line in active if re.match(r"(security_|seccomp|namespaces|cgroup_device_acl)", line)))
+    assert (conf.user, conf.group, conf.mode) == ("root", "root", 0o600)
+    for line in ('security_driver = "apparmor"', "security_default_confined = 1", "security_require_confined = 1",
+                 "seccomp_sandbox = 1", 'namespaces = [ "mount" ]'):
+        assert line in active
+    # cgroup_device_acl stays libvirt's built-in list (Q8): no line may set it.
+    assert not [line for line in active if line.startswith("cgroup_device_acl")]
 
-        # sVirt: libvirt generated a profile for this guest alone and QEMU runs under it.
+
+def test_libvirt_reports_the_apparmor_and_dac_security_models(host):
+    caps = ET.fromstring(virsh(host, "capabilities"))
+    models = [model.text for model in caps.findall("host/secmodel/model")]
+    print("\nsecmodels: %s" % models)
+    assert "apparmor" in models
+    assert "dac" in models
+
+
+def test_each_guest_runs_under_its_own_profile(host, two_guests):
+    seen = {}
+    init_ns = host.run_expect([0], "readlink /proc/1/ns/mnt").stdout.strip()
+    libvirt_qemu_uid = str(host.user("libvirt-qemu").uid)
+    profiles = aa_status(host)["profiles"]
+    for name, pid in two_guests.items():
+        uuid = virsh(host, "domuuid", name).strip()
+        label = label_of(host, pid)
+        status = proc_status(host, pid)
+        owner = host.file("/proc/%s" % pid).user
+        mnt_ns = host.run_expect([0], "readlink /proc/%s/ns/mnt" % pid).stdout.strip()
+        print("\n%s pid %s: label %r, user %s, Seccomp %s, mnt %s (pid 1: %s)"
+              % (name, pid, label, owner, status["Seccomp"].strip(), mnt_ns, init_ns))
+
+        # sVirt (Q3): libvirt generated a profile for this guest alone and QEMU runs under it.
         assert label == "libvirt-%s (enforce)" % uuid
-        assert aa_status(host)["profiles"].get("libvirt-%s" % uuid) == "enforce"
-        assert "Security model: apparmor" in info
-        # QEMU does not run as root (Q4) and runs under its seccomp filter (Q6).
+        assert profiles.get("libvirt-%s" % uuid) == "enforce"
+        assert "Security model: apparmor" in virsh(host, "dominfo", name)
+        # QEMU does not run as root (Q4), runs under its seccomp filter (Q6) and in a mount
+        # namespace of its own, with its own /dev (Q7).
         assert owner == "libvirt-qemu"
-        assert status["Uid"].split() == [str(host.user("libvirt-qemu").uid)] * 4
+        assert status["Uid"].split() == [libvirt_qemu_uid] * 4
         assert status["Seccomp"].strip() == "2"
+        assert mnt_ns != init_ns
+        seen[name] = (label, mnt_ns)
+
+    labels = [label for label, _ in seen.values()]
+    namespaces = [mnt_ns for _, mnt_ns in seen.values()]
+    assert len(set(labels)) == len(labels) == 2
+    assert len(set(namespaces)) == len(namespaces) == 2
+
+
+def test_guest_disks_in_another_pool_are_allowed_by_a_local_rule(host, two_guests):
+    # apparmor-guest-b's disk is a qcow2 overlay in the tenants pool, on a base image there.
+    # virt-aa-helper reads the overlay to find the base and adds both to the guest's profile;
+    # without a rule for this directory it is denied, the base is left out, and QEMU is denied
+    # opening it ("Could not open ...-base: Permission denied"): the guest does not start.
+    local = host.file("/etc/apparmor.d/local/usr.lib.libvirt.virt-aa-helper")
+    rules = [line.strip() for line in local.content_string.splitlines()
+             if line.strip() and not line.startswith("#")]
+    print("\nlocal virt-aa-helper rules: %s" % rules)
+    assert '"%s/" r,' % TENANTS_DIR in rules
+    assert '"%s/**" r,' % TENANTS_DIR in rules
+
+    name = "apparmor-guest-b"
+    uuid = virsh(host, "domuuid", name).strip()
+    files = host.file("/etc/apparmor.d/libvirt/libvirt-%s.files" % uuid).content_string
+    top, base = guest_images(name, TENANTS_DIR, backing=True)
+    granted = [line.strip() for line in files.splitlines() if TENANTS_DIR in line]
+    print("libvirt-%s.files: %s" % (uuid, granted))
+    assert virsh(host, "domstate", name).strip() == "running"
+    assert '"%s" rwk,' % top in granted
+    # The base image is read-only for QEMU.
+    assert '"%s" rk,' % base in granted
+
+
+def test_unconfined_guest_is_refused(host):
+    name = "apparmor-unconfined"
+    xml = define_guest(host, name, seclabel="<seclabel type='none'/>")
+    try:
+        # security_require_confined = 1 (Q2): libvirt refuses at define or at the latest at start.
+        result = host.run("virsh -c qemu:///system define %s" % xml)
+        if result.rc == 0:
+            result = host.run("virsh -c qemu:///system start %s" % name)
+        print("\nrc %s: %s" % (result.rc, result.stderr.strip()))
+        assert result.rc != 0
+        assert "nconfined" in result.stderr
+        running = host.run_expect([0], "virsh -c qemu:///system list --name").stdout.split()
+        assert name not in running
+        assert host.run("pgrep -f 'guest=%s'" % name).rc == 1
+    finally:
+        remove_guest(host, name)

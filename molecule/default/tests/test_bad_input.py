@@ -1,4 +1,4 @@
-"""Bad input to kvm_host fails before anything on the host changes, naming what to fix.
+"""Bad input to kvm_host and kvm_hardening fails before anything on the host changes, naming what to fix.
 
 Each case runs the collection's playbook against a converged host with one wrong
 variable, then compares a snapshot of libvirt's files and state with the one taken before.
@@ -30,9 +30,35 @@ CASES = {
         ["kvm_host_storage_pools has duplicate names or paths: a"]),
     "pool without a path": (
         {"kvm_host_storage_pools": [{"name": "nopath"}]}, ["kvm_host_storage_pools", "path"]),
+    "unknown MAC": (
+        {"kvm_hardening_mac": "smack"}, ["kvm_hardening_mac", "smack"]),
+    "hardening switch that is not a boolean": (
+        {"kvm_hardening_mac_enabled": "sometimes"}, ["kvm_hardening_mac_enabled", "not a valid boolean"]),
+    "TLS without certificates": (
+        {"kvm_hardening_tls_enabled": True, "kvm_hardening_tls_ca_cert": "", "kvm_hardening_tls_server_cert": "",
+         "kvm_hardening_tls_server_key": "", "kvm_hardening_tls_allowed_dn_list": []},
+        ["kvm_hardening_tls_enabled is true", "kvm_hardening_tls_ca_cert"]),
+    "TLS certificate missing on the controller": (
+        {"kvm_hardening_tls_enabled": True, "kvm_hardening_tls_ca_cert": "/nonexistent/ca.pem",
+         "kvm_hardening_tls_server_cert": "/nonexistent/cert.pem", "kvm_hardening_tls_server_key": "/nonexistent/key.pem",
+         "kvm_hardening_tls_allowed_dn_list": ["CN=admin"]},
+        ["kvm_hardening_tls_ca_cert=/nonexistent/ca.pem: no such file on the controller"]),
+    "relative image directory": (
+        {"kvm_hardening_image_dirs": ["images"]}, ["kvm_hardening_image_dirs entry images", "absolute"]),
+    "KSM both on and off": (
+        {"kvm_host_ksm_enabled": True}, ["kvm_host_ksm_enabled is true but kvm_hardening_ksm_disabled"]),
+    "NAT network without forwarding": (
+        {"kvm_host_default_network_enabled": True, "kvm_hardening_ip_forward": False},
+        ["kvm_hardening_ip_forward is false (H4)"]),
+    "qemu.conf override that removes confinement": (
+        {"kvm_host_qemu_conf": {"security_driver": "none"}}, ["kvm_host_qemu_conf weakens the hardening baseline"]),
+    "qemu.conf override that runs QEMU as root": (
+        {"kvm_host_qemu_conf": {"user": "root"}}, ["kvm_host_qemu_conf weakens", "must not run as root"]),
 }
 
-SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system -type f -print0 | sort -z | xargs -0 sha256sum;"
+SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/sysctl.d etc/udev etc/pki \\( -type f -o -type l \\) -print0"
+            " 2>/dev/null | sort -z | xargs -0 ls -l --time-style=+ ; cat /proc/sys/net/ipv4/ip_forward;"
+            " cd / && find etc/libvirt etc/systemd/system -type f -print0 | sort -z | xargs -0 sha256sum;"
             " virsh -c qemu:///system pool-list --all --name; virsh -c qemu:///system net-list --all --name;"
             " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro")
 

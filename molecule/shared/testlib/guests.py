@@ -5,11 +5,14 @@ It sits in its firmware, which is enough to show how libvirt starts and confines
 
 import contextlib
 
+DEFAULT_IMAGE_DIR = "/var/lib/libvirt/images"
+
 DOMAIN_XML = """<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>128</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  {seclabel}
   <devices>
     <disk type='file' device='disk'>
       <driver name='qemu' type='qcow2'/>
@@ -26,21 +29,54 @@ def virsh(host, *args):
     return host.run_expect([0], "virsh -c qemu:///system " + " ".join(args)).stdout
 
 
+def guest_images(name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
+    """The image files of a test guest: its disk, then the disk's backing file if any.
+
+    With backing, neither name ends in an image suffix (.qcow2, .img, ...), which the shipped
+    virt-aa-helper profile would let it read anywhere.
+    """
+    if backing:
+        return ["%s/%s-top" % (image_dir, name), "%s/%s-base" % (image_dir, name)]
+    return ["%s/%s.qcow2" % (image_dir, name)]
+
+
+def define_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False, seclabel=""):
+    """Creates the guest's images and its XML in /tmp; returns the XML's path (not defined yet)."""
+    images = guest_images(name, image_dir, backing)
+    if backing:
+        # The top image is a qcow2 overlay: libvirt and virt-aa-helper must read it to find
+        # the base, which QEMU then opens read-only.
+        host.run_expect([0], "qemu-img create -q -f qcow2 %s 64M" % images[1])
+        host.run_expect([0], "qemu-img create -q -f qcow2 -F qcow2 -b %s %s" % (images[1], images[0]))
+    else:
+        host.run_expect([0], "qemu-img create -q -f qcow2 %s 64M" % images[0])
+    xml = DOMAIN_XML.format(name=name, image=images[0], seclabel=seclabel)
+    host.run_expect([0], "cat > /tmp/%s.xml <<'EOF'\n%sEOF" % (name, xml))
+    return "/tmp/%s.xml" % name
+
+
+def remove_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
+    """Stops and undefines the guest and deletes its files; tolerates any of them missing."""
+    host.run("virsh -c qemu:///system destroy %s" % name)
+    host.run("virsh -c qemu:///system undefine %s" % name)
+    host.run("rm -f %s /tmp/%s.xml" % (" ".join(guest_images(name, image_dir, backing)), name))
+
+
 @contextlib.contextmanager
-def running_guest(host, name):
-    """Defines and starts the guest, yields the PID of its QEMU process, then removes it all."""
-    image = "/var/lib/libvirt/images/%s.qcow2" % name
-    host.run_expect([0], "qemu-img create -q -f qcow2 %s 64M" % image)
-    host.run_expect([0], "cat > /tmp/%s.xml <<'EOF'\n%sEOF" % (name, DOMAIN_XML.format(name=name, image=image)))
+def running_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
+    """Defines and starts the guest, yields the PID of its QEMU process, then removes it all.
+
+    image_dir: where its disk lives (a storage pool's directory); backing: the disk is an
+    overlay on a base image in the same directory (see guest_images).
+    """
+    xml = define_guest(host, name, image_dir, backing)
     try:
-        virsh(host, "define", "/tmp/%s.xml" % name)
+        virsh(host, "define", xml)
         virsh(host, "start", name)
         assert virsh(host, "domstate", name).strip() == "running"
         pid = host.file("/run/libvirt/qemu/%s.pid" % name).content_string.strip()
         assert "qemu-system-x86_64" in host.file("/proc/%s/cmdline" % pid).content_string
         yield pid
     finally:
-        host.run("virsh -c qemu:///system destroy %s" % name)
-        host.run("virsh -c qemu:///system undefine %s" % name)
-        host.run("rm -f %s /tmp/%s.xml" % (image, name))
+        remove_guest(host, name, image_dir, backing)
     assert host.run("virsh -c qemu:///system dominfo %s" % name).rc != 0

@@ -1,0 +1,106 @@
+"""kvm_hardening on the container tier: the controls a container can show.
+
+Each test asks the live host (files, sockets, units, /proc, a TLS handshake), never the
+scenario's variables. The MAC controls need a kernel of their own: molecule/apparmor and
+molecule/selinux prove those in VMs.
+"""
+
+import re
+
+from conftest import recap, run_playbook
+
+
+def conf_lines(host, path):
+    """The active (uncommented) key = value lines of a libvirt config file."""
+    text = host.file(path).content_string
+    return dict((key.strip(), value.strip()) for key, value in
+                re.findall(r"^([a-z_]+)\s*=\s*(.+)$", text, re.MULTILINE))
+
+
+def listening(host, port):
+    return [line for line in host.run_expect([0], "ss -Hltn").stdout.splitlines()
+            if re.search(r":%d\s" % port, line)]
+
+
+def test_qemu_is_confined_by_qemu_conf(host):
+    conf = conf_lines(host, "/etc/libvirt/qemu.conf")
+    print("\nqemu.conf: %s" % {k: conf.get(k) for k in ("seccomp_sandbox", "namespaces", "security_driver")})
+    assert conf.get("seccomp_sandbox") == "1"
+    assert conf.get("namespaces") == '[ "mount" ]'
+    assert "cgroup_device_acl" not in conf
+    # No LSM in a container: requiring confinement would stop every guest, and "none" is
+    # never written. molecule/apparmor and molecule/selinux check the real values.
+    assert "security_driver" not in conf
+    assert "security_require_confined" not in conf
+
+
+def test_daemon_refuses_plain_tcp_and_audits(host):
+    conf = conf_lines(host, "/etc/libvirt/libvirtd.conf")
+    assert conf.get("listen_tcp") == "0"
+    assert conf.get("audit_logging") == "1"
+    assert host.run("systemctl is-enabled libvirtd-tcp.socket").stdout.strip() == "masked"
+    assert listening(host, 16509) == []
+
+
+def test_tls_only_where_it_is_turned_on(host, hostname):
+    state = host.run("systemctl is-enabled libvirtd-tls.socket").stdout.strip()
+    if hostname != "kvmhost-trixie":
+        assert state == "masked"
+        assert listening(host, 16514) == []
+        return
+    assert state == "enabled"
+    assert listening(host, 16514), "nothing listens on 16514"
+    key = host.file("/etc/pki/libvirt/private/serverkey.pem")
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+    assert "CN=admin,O=kvmcloud" in conf_lines(host, "/etc/libvirt/libvirtd.conf")["tls_allowed_dn_list"]
+
+
+def test_tls_lets_in_only_the_allowed_client(host, hostname):
+    if hostname != "kvmhost-trixie":
+        assert listening(host, 16514) == []
+        return
+    uri = "qemu+tls://localhost/system?pkipath=/root/pki-%s"
+    allowed = host.run("timeout 60 virsh -c '%s' list --all" % (uri % "admin"))
+    refused = host.run("timeout 60 virsh -c '%s' list --all" % (uri % "intruder"))
+    print("\nallowed client rc=%d; other client rc=%d: %s" % (allowed.rc, refused.rc, refused.stderr.strip()))
+    assert allowed.rc == 0, allowed.stderr
+    assert refused.rc != 0
+
+
+def test_dev_kvm_is_restricted(host):
+    node = host.file("/dev/kvm")
+    print("\n/dev/kvm %s:%s %o" % (node.user, node.group, node.mode))
+    assert (node.user, node.group, node.mode) == ("root", "kvm", 0o660)
+    rule = host.file("/etc/udev/rules.d/65-kvmcloud-kvm.rules").content_string
+    assert 'KERNEL=="kvm", GROUP="kvm", MODE="0660"' in rule
+
+
+def test_forwarding_matches_the_decision(host, hostname):
+    # bookworm keeps libvirt's NAT network and so forwards; trixie does plain bridging only.
+    want = "1" if hostname == "kvmhost-bookworm" else "0"
+    assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == want
+    assert host.file("/proc/sys/net/ipv6/conf/all/forwarding").content_string.strip() == want
+    assert "net.ipv4.ip_forward=%s" % want in host.file("/etc/sysctl.d/60-kvmcloud-forwarding.conf").content_string
+
+
+def test_ksmtuned_is_masked(host):
+    unit = host.file("/etc/systemd/system/ksmtuned.service")
+    assert unit.is_symlink and unit.linked_to == "/dev/null"
+
+
+def test_rerun_restores_weakened_controls(host, hostname):
+    if hostname != "kvmhost-trixie":
+        # One host is enough for the drift check; it takes a whole playbook run.
+        assert host.file("/etc/systemd/system/libvirtd-tcp.socket").linked_to == "/dev/null"
+        return
+    host.run_expect([0], "systemctl unmask libvirtd-tcp.socket")
+    host.run_expect([0], "chmod 0666 /dev/kvm")
+    host.run_expect([0], "sysctl -qw net.ipv4.ip_forward=1")
+    host.run_expect([0], "sed -i 's/^seccomp_sandbox = 1/seccomp_sandbox = 0/' /etc/libvirt/qemu.conf")
+    result = run_playbook(limit=hostname)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert recap(result.stdout, hostname)["changed"] >= 4
+    assert host.run("systemctl is-enabled libvirtd-tcp.socket").stdout.strip() == "masked"
+    assert host.file("/dev/kvm").mode == 0o660
+    assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "0"
+    assert conf_lines(host, "/etc/libvirt/qemu.conf")["seccomp_sandbox"] == "1"
