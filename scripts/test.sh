@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
-# qemu boots the VM of the kernel scenario; mmdebstrap and e2fsprogs build its disk.
+# qemu boots the VMs of the apparmor and selinux scenarios; mmdebstrap and e2fsprogs build their disks.
 ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-client
 bootstrap bookworm trixie
 
@@ -58,6 +58,7 @@ step "ansible-test sanity and units" scripts/ansible-test.sh
 if ! $quick; then
   step "molecule: default (Debian 12 + 13 containers)" molecule test --scenario-name default
   step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" molecule test --scenario-name apparmor
+  step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" molecule test --scenario-name selinux
 fi
 
 echo

@@ -1,7 +1,7 @@
 """Verifies kvm_hardening's host and remote-access controls on the live VM (H2-H4, L2, L3).
 
-prepare.yml turned IPv4 forwarding on, opened /dev/kvm to everyone and had libvirtd listen
-on plain TCP 16509, so these pass only if the roles closed them again.
+prepare.yml turned IPv4 forwarding on, opened /dev/kvm to everyone (by a udev rule) and had
+libvirtd listen on plain TCP 16509, so these pass only if the roles closed them again.
 """
 
 import pytest
@@ -9,10 +9,15 @@ import pytest
 
 def test_dev_kvm_is_root_kvm_0660_now_and_at_boot(host):
     dev = host.file("/dev/kvm")
-    rule = host.file("/etc/udev/rules.d/65-kvmcloud-kvm.rules")
-    print("\n/dev/kvm %s:%s %o; udev rule: %r" % (dev.user, dev.group, dev.mode, rule.content_string.strip()))
+    print("\n/dev/kvm now: %s:%s %o" % (dev.user, dev.group, dev.mode))
     assert (dev.user, dev.group, dev.mode) == ("root", "kvm", 0o660)
-    # udev recreates the node whenever kvm is loaded: the rule keeps it that way.
+    # udev recreates the node whenever kvm loads (at boot, or when nested changes), and
+    # prepare.yml left a rule making it 0666: let udev apply all its rules again, as it would.
+    host.run_expect([0], "udevadm trigger --settle --action=change --sysname-match=kvm")
+    dev = host.file("/dev/kvm")
+    rule = host.file("/etc/udev/rules.d/65-kvmcloud-kvm.rules")
+    print("/dev/kvm after udev: %s:%s %o; rule: %r" % (dev.user, dev.group, dev.mode, rule.content_string.strip()))
+    assert (dev.user, dev.group, dev.mode) == ("root", "kvm", 0o660)
     assert 'KERNEL=="kvm", GROUP="kvm", MODE="0660"' in rule.content_string
 
 

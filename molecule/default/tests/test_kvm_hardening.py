@@ -94,6 +94,9 @@ def test_rerun_restores_weakened_controls(host, hostname):
         assert host.file("/etc/systemd/system/libvirtd-tcp.socket").linked_to == "/dev/null"
         return
     host.run_expect([0], "systemctl unmask libvirtd-tcp.socket")
+    # systemd starts a socket only while its service is stopped.
+    host.run_expect([0], "systemctl stop libvirtd.service && systemctl start libvirtd-tcp.socket")
+    assert listening(host, 16509), "the weakened host should listen on 16509"
     host.run_expect([0], "chmod 0666 /dev/kvm")
     host.run_expect([0], "sysctl -qw net.ipv4.ip_forward=1")
     host.run_expect([0], "sed -i 's/^seccomp_sandbox = 1/seccomp_sandbox = 0/' /etc/libvirt/qemu.conf")
@@ -101,6 +104,7 @@ def test_rerun_restores_weakened_controls(host, hostname):
     assert result.returncode == 0, result.stdout[-3000:]
     assert recap(result.stdout, hostname)["changed"] >= 4
     assert host.run("systemctl is-enabled libvirtd-tcp.socket").stdout.strip() == "masked"
+    assert listening(host, 16509) == []
     assert host.file("/dev/kvm").mode == 0o660
     assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "0"
     assert conf_lines(host, "/etc/libvirt/qemu.conf")["seccomp_sandbox"] == "1"

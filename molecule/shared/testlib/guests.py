@@ -80,3 +80,27 @@ def running_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
     finally:
         remove_guest(host, name, image_dir, backing)
     assert host.run("virsh -c qemu:///system dominfo %s" % name).rc != 0
+
+
+@contextlib.contextmanager
+def running_guests(host, image_dirs, domain_type="qemu"):
+    """Starts one guest per {name: image directory (e.g. a storage pool's)}, all running at
+    once, and yields {name: PID of its QEMU process}; then removes them all. domain_type is
+    'kvm' or 'qemu' (TCG)."""
+    pids = {}
+    try:
+        for name, image_dir in image_dirs.items():
+            xml = define_guest(host, name, image_dir)
+            host.run_expect([0], "sed -i \"s/<domain type='qemu'>/<domain type='%s'>/\" %s" % (domain_type, xml))
+            virsh(host, "define", xml)
+            virsh(host, "start", name)
+        for name in image_dirs:
+            assert virsh(host, "domstate", name).strip() == "running"
+            pids[name] = host.file("/run/libvirt/qemu/%s.pid" % name).content_string.strip()
+            assert "qemu-system-x86_64" in host.file("/proc/%s/cmdline" % pids[name]).content_string
+        yield pids
+    finally:
+        for name, image_dir in image_dirs.items():
+            remove_guest(host, name, image_dir)
+    for name in image_dirs:
+        assert host.run("virsh -c qemu:///system dominfo %s" % name).rc != 0
