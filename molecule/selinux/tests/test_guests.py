@@ -1,6 +1,6 @@
-"""Two guests running at once on the converged VM, one with its disk in the custom pool:
-each is confined by SELinux with its own MCS pair (sVirt), its disk carries the same pair,
-libvirt starts them without an SELinux denial, and kvm_audit agrees.
+"""Two guests running at once on the converged VM, one with its disk in the custom pool and
+its RAM in hugepages: each is confined by SELinux with its own MCS pair (sVirt), its files
+carry the same pair, libvirt starts them without an SELinux denial, and kvm_audit agrees.
 
 The guests get the domain type the collection gives guests on this host (conftest.py):
 'kvm' here, as the VM's emulated CPU has SVM and its kvm_amd runs nested guests.
@@ -16,6 +16,8 @@ from conftest import now, virt_denials
 
 # Guest name: the storage pool directory its disk is in.
 POOLS = {"tenant-a": "/var/lib/libvirt/images", "tenant-b": "/srv/libvirt/tenants"}
+# Its RAM comes from the hugepages kvm_host reserves (kvm_host_hugepages_2m_count).
+HUGEPAGES_GUEST = "tenant-b"
 PROCESS_LABEL = re.compile(r"^system_u:system_r:(svirt_t|svirt_tcg_t):s0:(c\d+,c\d+)$")
 IMAGE_LABEL = re.compile(r"^system_u:object_r:svirt_image_t:s0:(c\d+,c\d+)$")
 
@@ -28,6 +30,8 @@ HARMLESS = {
     ("svirt_t", "sysfs_t", "file", "read"): LIBNUMA + " (node*/meminfo, cpu/possible)",
     ("svirt_t", "svirt_t", "anon_inode", "create"):
         "QEMU tries io_uring (anonclass [io_uring]) for its event loops and falls back to epoll",
+    ("svirt_t", "virtd_t", "dir", "search"):
+        "QEMU, stopped by libvirtd, looks up /proc/PID of the signal's sender to log its name",
     ("virtd_t", "initrc_runtime_t", "file", "read"):
         "libvirtd, when socket activation starts it, reads the boot time from /run/utmp and falls back "
         "to /proc/uptime",
@@ -49,7 +53,7 @@ HARMLESS = {
 def guests(host, domain_type):
     """{name: qemu pid} of the two running guests, and the time they started."""
     since = now(host)
-    with running_guests(host, POOLS, domain_type) as pids:
+    with running_guests(host, POOLS, domain_type, hugepages=[HUGEPAGES_GUEST]) as pids:
         yield {"pids": pids, "since": since}
 
 
@@ -83,6 +87,19 @@ def test_each_disk_carries_its_guest_pair(host, guests):
         match = IMAGE_LABEL.match(disk)
         assert match, disk
         assert match.group(1) == process_pair
+
+
+def test_hugepage_memory_carries_its_guest_pair(host, guests):
+    # libvirt gives each guest a directory on hugetlbfs with the guest's label; QEMU maps its
+    # RAM from a file there (the local module allows both steps).
+    pid = guests["pids"][HUGEPAGES_GUEST]
+    pair = host.file("/proc/%s/attr/current" % pid).content_string.strip("\0\n").split(":", 4)[4]
+    directory = host.run_expect([0], "ls -d /dev/hugepages/libvirt/qemu/*-%s" % HUGEPAGES_GUEST).stdout.strip()
+    label = host.run_expect([0], "stat -c %%C %s" % directory).stdout.strip()
+    maps = host.run_expect([0], "grep -c ' %s/' /proc/%s/maps" % (directory, pid)).stdout.strip()
+    print("\n%s: %s, %s mapping(s) in QEMU" % (directory, label, maps))
+    assert label == "system_u:object_r:svirt_image_t:s0:%s" % pair
+    assert int(maps) > 0
 
 
 def test_guests_started_without_selinux_denials(host, guests):

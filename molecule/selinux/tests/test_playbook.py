@@ -1,12 +1,62 @@
-"""The converged VM is a fixed point of the playbook: check mode finds nothing to change.
+"""The converged VM is a fixed point of the playbook, even with a guest running: a second
+real run and a check-mode run change nothing, and the guest keeps its disk.
 
-(Molecule's idempotence step covers the second real run.)
+(Molecule's idempotence step covers a second run with no guest.) A guest's running disk is
+labelled svirt_image_t with the guest's pair, which the rules of its pool do not say: a
+role that relabelled pool contents (restorecon -R) would report a change here and cut the
+guest off its disk.
 """
+
+import re
+import time
+
+import pytest
+from guests import guest_images, running_guests, virsh
 
 from conftest import recap, run_playbook
 
+GUEST = "rerun"
+POOL = "/srv/libvirt/tenants"
 
-def test_check_mode_on_the_converged_host_reports_no_change(hostname):
+
+@pytest.fixture(scope="module")
+def guest(host, domain_type):
+    # The guest's log is where qemu-io answers: start it empty.
+    host.run_expect([0], "rm -f /var/log/libvirt/qemu/%s.log" % GUEST)
+    with running_guests(host, {GUEST: POOL}, domain_type) as pids:
+        yield pids[GUEST]
+
+
+def disk_label(host):
+    return host.run_expect([0], "stat -c %%C %s" % guest_images(GUEST, POOL)[0]).stdout.strip()
+
+
+def guest_writes_its_disk(host, offset):
+    """QEMU writes 4 KiB at offset through the guest's virtio disk (HMP qemu-io); True when
+    the write succeeded. qemu-io reports on QEMU's stderr, which is the guest's log."""
+    virsh(host, "qemu-monitor-command", GUEST, "--hmp",
+          "'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0xab %d 4k\"'" % offset)
+    for _ in range(10):
+        if "wrote 4096/4096 bytes at offset %d" % offset in host.file("/var/log/libvirt/qemu/%s.log" % GUEST).content_string:
+            return True
+        time.sleep(1)
+    return False
+
+
+def test_second_run_with_a_guest_running_changes_nothing(host, hostname, guest):
+    before = disk_label(host)
+    assert re.match(r"^system_u:object_r:svirt_image_t:s0:c\d+,c\d+$", before), before
+    assert guest_writes_its_disk(host, 0)
+    result = run_playbook(limit=hostname)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    counters = recap(result.stdout, hostname)
+    print("\nsecond run: %s; disk %s -> %s" % (counters, before, disk_label(host)))
+    assert counters["changed"] == 0 and counters["failed"] == 0, result.stdout[-3000:]
+    assert disk_label(host) == before
+    assert guest_writes_its_disk(host, 4096)
+
+
+def test_check_mode_on_the_converged_host_reports_no_change(hostname, guest):
     result = run_playbook("--check", "--diff", limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     counters = recap(result.stdout, hostname)

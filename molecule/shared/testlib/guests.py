@@ -83,15 +83,18 @@ def running_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
 
 
 @contextlib.contextmanager
-def running_guests(host, image_dirs, domain_type="qemu"):
+def running_guests(host, image_dirs, domain_type="qemu", hugepages=()):
     """Starts one guest per {name: image directory (e.g. a storage pool's)}, all running at
     once, and yields {name: PID of its QEMU process}; then removes them all. domain_type is
-    'kvm' or 'qemu' (TCG)."""
+    'kvm' or 'qemu' (TCG); the guests named in hugepages have their RAM in 2 MiB hugepages
+    (the host must have 64 free)."""
     pids = {}
     try:
         for name, image_dir in image_dirs.items():
             xml = define_guest(host, name, image_dir)
             host.run_expect([0], "sed -i \"s/<domain type='qemu'>/<domain type='%s'>/\" %s" % (domain_type, xml))
+            if name in hugepages:
+                host.run_expect([0], "sed -i 's|<vcpu>|<memoryBacking><hugepages/></memoryBacking><vcpu>|' %s" % xml)
             virsh(host, "define", xml)
             virsh(host, "start", name)
         for name in image_dirs:
