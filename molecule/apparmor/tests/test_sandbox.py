@@ -125,8 +125,8 @@ def test_each_guest_runs_under_its_own_profile(host, two_guests):
         assert mnt_ns != init_ns
         seen[name] = (label, mnt_ns)
 
-    labels = [label for label, _ in seen.values()]
-    namespaces = [mnt_ns for _, mnt_ns in seen.values()]
+    labels = [pair[0] for pair in seen.values()]
+    namespaces = [pair[1] for pair in seen.values()]
     assert len(set(labels)) == len(labels) == 2
     assert len(set(namespaces)) == len(namespaces) == 2
 
