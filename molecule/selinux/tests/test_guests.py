@@ -108,8 +108,8 @@ def test_guests_started_without_selinux_denials(host, guests):
     for denial in denials:
         keys = [(denial["source"], denial["target"], denial["tclass"], perm) for perm in denial["perms"]]
         reasons = [HARMLESS.get(key) for key in keys]
-        print("\n%s %s -> %s %s: %s" % (denial["source"], denial["perms"], denial["target"], denial["tclass"],
-                                       "; ".join(r or "UNEXPECTED" for r in reasons)))
+        verdict = "; ".join(reason or "UNEXPECTED" for reason in reasons)
+        print("\n%s %s -> %s %s: %s" % (denial["source"], denial["perms"], denial["target"], denial["tclass"], verdict))
         if not all(reasons):
             unexpected.append(denial["record"])
     assert unexpected == []

@@ -36,8 +36,9 @@ def guest_writes_its_disk(host, offset):
     the write succeeded. qemu-io reports on QEMU's stderr, which is the guest's log."""
     virsh(host, "qemu-monitor-command", GUEST, "--hmp",
           "'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0xab %d 4k\"'" % offset)
-    for _ in range(10):
-        if "wrote 4096/4096 bytes at offset %d" % offset in host.file("/var/log/libvirt/qemu/%s.log" % GUEST).content_string:
+    log = host.file("/var/log/libvirt/qemu/%s.log" % GUEST)
+    for _attempt in range(10):
+        if "wrote 4096/4096 bytes at offset %d" % offset in log.content_string:
             return True
         time.sleep(1)
     return False
