@@ -5,7 +5,7 @@ preview agrees (a task that predicts a change it would not make misleads an oper
 checking a fleet with --check). Runs first (file order), before the other tests define guests.
 """
 
-from conftest import recap, run_playbook
+from playbook import recap, run_playbook
 
 
 def test_check_mode_reports_no_changes(hostname):

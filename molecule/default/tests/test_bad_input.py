@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import recap, run_playbook
+from playbook import recap, run_playbook
 
 CASES = {
     "unknown daemon layout": (

@@ -7,7 +7,7 @@ molecule/selinux prove those in VMs.
 
 import re
 
-from conftest import recap, run_playbook
+from playbook import recap, run_playbook
 
 
 def conf_lines(host, path):

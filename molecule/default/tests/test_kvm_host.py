@@ -7,7 +7,7 @@ variables the scenario passed in; each would fail on a host without the role.
 import pytest
 from guests import running_guest, virsh
 
-from conftest import recap, run_playbook
+from playbook import recap, run_playbook
 
 SOCKETS = {
     "/run/libvirt/libvirt-sock": 0o770,

@@ -13,7 +13,7 @@ import time
 import pytest
 from guests import guest_images, running_guests, virsh
 
-from conftest import recap, run_playbook
+from playbook import recap, run_playbook
 
 GUEST = "rerun"
 POOL = "/srv/libvirt/tenants"
