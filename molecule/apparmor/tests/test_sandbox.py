@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from conftest import TENANTS_DIR
-from guests import define_guest, guest_images, remove_guest, virsh
+from guests import guest_images, start_unconfined_guest, virsh
 
 PROFILES = {
     "libvirtd": "/etc/apparmor.d/usr.sbin.libvirtd",
@@ -156,18 +156,8 @@ def test_guest_disks_in_another_pool_are_allowed_by_a_local_rule(host, two_guest
 
 
 def test_unconfined_guest_is_refused(host):
-    name = "apparmor-unconfined"
-    xml = define_guest(host, name, seclabel="<seclabel type='none'/>")
-    try:
-        # security_require_confined = 1 (Q2): libvirt refuses at define or at the latest at start.
-        result = host.run("virsh -c qemu:///system define %s" % xml)
-        if result.rc == 0:
-            result = host.run("virsh -c qemu:///system start %s" % name)
-        print("\nrc %s: %s" % (result.rc, result.stderr.strip()))
-        assert result.rc != 0
-        assert "nconfined" in result.stderr
-        running = host.run_expect([0], "virsh -c qemu:///system list --name").stdout.split()
-        assert name not in running
-        assert host.run("pgrep -f 'guest=%s'" % name).rc == 1
-    finally:
-        remove_guest(host, name)
+    # security_require_confined = 1 (Q2): libvirt refuses it, and nothing is left running.
+    result = start_unconfined_guest(host, "apparmor-unconfined")
+    print("\nrc %s: %s" % (result.rc, result.stderr.strip()))
+    assert result.rc != 0
+    assert "nconfined" in result.stderr

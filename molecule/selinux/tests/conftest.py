@@ -1,5 +1,5 @@
-"""Helpers for the verify step of the SELinux VM: the shared test helpers, the playbook run
-again from a test, and what the host says it can do for guests."""
+"""Helpers for the verify step of the SELinux VM: the shared test helpers, and what the host
+says it can do for guests."""
 
 import os
 import re

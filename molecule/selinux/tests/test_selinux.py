@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from guests import define_guest, remove_guest, virsh
+from guests import define_guest, remove_guest, start_unconfined_guest, virsh
 
 from conftest import now, virt_denials
 
@@ -56,11 +56,7 @@ def test_qemu_driver_requires_selinux_confinement(host):
 
 
 def test_unconfined_domain_is_refused(host):
-    xml = ("<domain type='qemu'><name>unconfined</name><memory unit='MiB'>64</memory>"
-           "<os><type arch='x86_64' machine='q35'>hvm</type></os><seclabel type='none'/></domain>")
-    host.run_expect([0], "echo \"%s\" > /tmp/unconfined.xml" % xml)
-    result = host.run("virsh -c qemu:///system create /tmp/unconfined.xml")
-    host.run("rm -f /tmp/unconfined.xml")
+    result = start_unconfined_guest(host, "unconfined")
     print("\nseclabel none: %s" % result.stderr.strip())
     assert result.rc != 0
     assert "Unconfined guests are not allowed on this host" in result.stderr
