@@ -3,6 +3,8 @@
 #   scripts/test.sh            lint, build, sanity and unit tests, every Molecule scenario
 #   scripts/test.sh --quick    everything but the Molecule scenarios
 # It installs what it needs first (apt packages, Docker, the virtualenv, the base images).
+# Each step's full output goes to .cache/logs/STEP.log; the console gets one line per step
+# (and the log's tail when a step fails), so a CI log shows the whole run at a glance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh
@@ -10,29 +12,40 @@ cd "$(dirname "$0")/.."
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
+suite_started=$SECONDS
 # qemu boots the VMs of the apparmor and selinux scenarios; mmdebstrap and e2fsprogs build their disks.
 ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-client
 bootstrap bookworm trixie
+log "bootstrap done after $((SECONDS - suite_started)) s"
 
-passed=0
-failed=0
-results=()
+logs=$PWD/.cache/logs
+rm -rf "$logs" && mkdir -p "$logs"
+results_dir=$(mktemp -d)
+trap 'rm -rf "$results_dir"' EXIT
 
-# Runs one step, times it, and keeps going after a failure so one run shows every problem.
+# Runs one step under a time limit, so a hung step fails alone and the summary still prints.
+# Writes PASS/FAIL with the time taken to the results directory.
 step() {
-  local name=$1 start rc
-  shift
-  log "$name"
-  start=$(date +%s)
-  if "$@"; then rc=0; else rc=$?; fi
-  local took=$(($(date +%s) - start))
+  local name=$1 limit=$2 start rc slug
+  shift 2
+  slug=$(tr -c 'a-z0-9\n' '-' <<<"${name,,}" | cut -c1-40)
+  start=$SECONDS
+  log "$(date +%T) start: $name"
+  if timeout --kill-after=60 "$limit" "$@" >"$logs/$slug.log" 2>&1; then rc=0; else rc=$?; fi
+  local took=$((SECONDS - start)) line
   if [ $rc -eq 0 ]; then
-    passed=$((passed + 1))
-    results+=("PASS  $name (${took}s)")
+    line="PASS  $name (${took}s)"
   else
-    failed=$((failed + 1))
-    results+=("FAIL  $name (${took}s, exit $rc)")
+    [ $rc -eq 124 ] && line="FAIL  $name (${took}s, over its ${limit}s limit)" ||
+      line="FAIL  $name (${took}s, exit $rc)"
+    {
+      echo "---- last 80 lines of .cache/logs/$slug.log ----"
+      tail -n 80 "$logs/$slug.log"
+      echo "----"
+    } >&2
   fi
+  log "$(date +%T) $line"
+  echo "$line" >"$results_dir/$(printf '%02d' "$(find "$results_dir" -type f | wc -l)")-$slug"
 }
 
 # The tarball must install into a clean collections path and work from there, away from
@@ -49,19 +62,36 @@ build_and_install_collection() {
       kvmcloud.hypervisor.libvirt_conf >/dev/null)
 }
 
-step "yamllint" yamllint --strict .
-step "ansible-lint (production profile)" ansible-lint --nocolor
-# shellcheck disable=SC2046 # one word per tracked file is what we want
-step "shellcheck" shellcheck -x $(git ls-files "*.sh") .ci/run
-step "collection builds, installs and its docs render" build_and_install_collection
-step "ansible-test sanity and units" scripts/ansible-test.sh
+vm_flavors=(apparmor-trixie selinux-bookworm)
 if ! $quick; then
-  step "molecule: default (Debian 12 + 13 containers)" molecule test --scenario-name default
-  step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" molecule test --scenario-name apparmor
-  step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" molecule test --scenario-name selinux
+  # mmdebstrap spends its time on downloads and disk, not CPU: build the VM images while
+  # the lint and container steps run. build-image.sh holds a lock per flavour, so the
+  # scenarios' own start waits for a build still running and then takes the cache.
+  for flavor in "${vm_flavors[@]}"; do
+    tests/vm/build-image.sh "$flavor" >"$logs/build-image-$flavor.log" 2>&1 &
+  done
+fi
+
+step "yamllint" 300 yamllint --strict .
+step "ansible-lint (production profile)" 900 ansible-lint --nocolor
+# shellcheck disable=SC2046 # one word per tracked file is what we want
+step "shellcheck" 300 shellcheck -x $(git ls-files "*.sh") .ci/run
+step "collection builds, installs and its docs render" 300 build_and_install_collection
+step "ansible-test sanity and units" 1200 scripts/ansible-test.sh
+if ! $quick; then
+  step "molecule: default (Debian 12 + 13 containers)" 1500 molecule test --scenario-name default
+  # Each VM scenario keeps one emulated CPU busy for most of its run; on two cores, running
+  # them side by side takes about as long as the slower one alone.
+  step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" 2700 \
+    molecule test --scenario-name apparmor &
+  step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
+    molecule test --scenario-name selinux &
+  wait
 fi
 
 echo
-printf '%s\n' "${results[@]}"
-echo "suite: $passed passed, $failed failed"
+cat "$results_dir"/*
+passed=$(grep -c '^PASS' "$results_dir"/* | awk -F: '{s += $2} END {print s}')
+failed=$(grep -c '^FAIL' "$results_dir"/* | awk -F: '{s += $2} END {print s}')
+echo "suite: $passed passed, $failed failed, $((SECONDS - suite_started)) s in all"
 [ "$failed" -eq 0 ]
