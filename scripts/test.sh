@@ -31,6 +31,11 @@ step() {
   slug=$(tr -c 'a-z0-9\n' '-' <<<"${name,,}" | cut -c1-40)
   start=$SECONDS
   log "$(date +%T) start: $name"
+  # timeout runs programs, not shell functions: hand a function to a child bash.
+  if declare -F "$1" >/dev/null; then
+    export -f "${1?}"
+    set -- bash -c '"$@"' bash "$@"
+  fi
   if timeout --kill-after=60 "$limit" "$@" >"$logs/$slug.log" 2>&1; then rc=0; else rc=$?; fi
   local took=$((SECONDS - start)) line
   if [ $rc -eq 0 ]; then
