@@ -89,9 +89,15 @@ if ! $quick; then
   # them side by side takes about as long as the slower one alone.
   step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" 2700 \
     molecule test --scenario-name apparmor &
+  apparmor_step=$!
   step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
     molecule test --scenario-name selinux &
-  wait
+  selinux_step=$!
+  # Only these two: dockerd, started by bootstrap, is a child of this shell too.
+  wait "$apparmor_step" "$selinux_step" || true
+  # A scenario stopped by its time limit never reached its destroy step.
+  tests/vm/vm.sh stop apparmor-trixie >/dev/null 2>&1 || true
+  tests/vm/vm.sh stop selinux-bookworm >/dev/null 2>&1 || true
 fi
 
 echo
