@@ -631,8 +631,9 @@ def _binding_filter(ctx, port):
     text = ctx.fs.read('/run/libvirt/nwfilter-binding/%s.xml' % port)
     if text is None:
         return None
+    # The status file wraps the binding: <filterbindingstatus><filterbinding>...<filterref>.
     root = parse_xml(text)
-    ref = root.find('filterref') if root is not None else None
+    ref = root.find('.//filterref') if root is not None else None
     return ref.get('filter') if ref is not None else ''
 
 

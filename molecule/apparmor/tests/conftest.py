@@ -15,6 +15,15 @@ from guests import running_guest  # noqa: E402  (importable only after the path 
 TENANTS_DIR = "/data/libvirt/tenants"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reboots_host: the test reboots the VM; it runs after all others")
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that reboot the VM run last, so every other test sees the host as converge left it."""
+    items.sort(key=lambda item: item.get_closest_marker("reboots_host") is not None)
+
+
 @pytest.fixture(scope="module")
 def hostname(host):
     return host.backend.get_hostname()

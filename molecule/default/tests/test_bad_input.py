@@ -1,4 +1,4 @@
-"""Bad input to kvm_host and kvm_hardening fails before anything on the host changes, naming what to fix.
+"""Bad input to kvm_host, kvm_hardening and kvm_network fails before anything on the host changes, naming what to fix.
 
 Each case runs the collection's playbook against a converged host with one wrong
 variable, then compares a snapshot of libvirt's files and state with the one taken before.
@@ -54,13 +54,33 @@ CASES = {
         {"kvm_host_qemu_conf": {"security_driver": "none"}}, ["kvm_host_qemu_conf weakens the hardening baseline"]),
     "qemu.conf override that runs QEMU as root": (
         {"kvm_host_qemu_conf": {"user": "root"}}, ["kvm_host_qemu_conf weakens", "must not run as root"]),
+    "bridge name longer than Linux allows": (
+        {"kvm_network_bridges": [{"name": "br-tenant-public"}]}, ["kvm_network_bridges entry br-tenant-public", "1-15 characters"]),
+    "duplicate bridge names": (
+        {"kvm_network_bridges": [{"name": "br-a"}, {"name": "br-a"}]}, ["Bridge names (br-a, br-a", "must each be unique"]),
+    "VLAN id out of range": (
+        {"kvm_network_bridges": [{"name": "br-v", "uplink": "kvmup0", "vlan": 4095}]}, ["vlan (4095) must be 1-4094"]),
+    "host address that is not an address": (
+        {"kvm_network_bridges": [{"name": "br-a", "address": "10.0.0.300/24"}]}, ["address (10.0.0.300/24) must be empty"]),
+    "NAT network given its subnet instead of the host address": (
+        {"kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "mode": "isolated", "address": "192.168.150.0/24"}]},
+        ["kvm_network_libvirt_networks entry n1", "the host's IPv4 address"]),
+    "uplink that does not exist": (
+        {"kvm_network_bridges": [{"name": "br-a", "uplink": "nosuch0"}]}, ["nosuch0"]),
+    "management interface as a bridge uplink": (
+        {"kvm_network_bridges": [{"name": "br-a", "uplink": "eth0"}]}, ["eth0", "kvm_network_management_change_allowed"]),
+    "NAT network with forwarding off": (
+        {"kvm_hardening_ip_forward": False, "kvm_host_default_network_enabled": False,
+         "kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "address": "192.168.150.1/24"}]},
+        ["set kvm_hardening_ip_forward to true"]),
 }
 
-SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/sysctl.d etc/udev etc/pki \\( -type f -o -type l \\) -print0"
+SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc/sysctl.d etc/udev etc/pki etc/modules-load.d"
+            " etc/kvmcloud \\( -type f -o -type l \\) -print0"
             " 2>/dev/null | sort -z | xargs -0 ls -l --time-style=+ ; cat /proc/sys/net/ipv4/ip_forward;"
             " cd / && find etc/libvirt etc/systemd/system -type f -print0 | sort -z | xargs -0 sha256sum;"
             " virsh -c qemu:///system pool-list --all --name; virsh -c qemu:///system net-list --all --name;"
-            " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro")
+            " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro; ip -br link")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

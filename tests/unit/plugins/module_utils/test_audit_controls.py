@@ -288,7 +288,8 @@ def guest_bridge_host(isolated='1', binding='clean-traffic', bridge_ipv4=None):
     })
     if binding:
         files['/run/libvirt/nwfilter-binding/vnet0.xml'] = \
-            '<filterbinding><portdev name="vnet0"/><filterref filter="%s"/></filterbinding>' % binding
+            ('<filterbindingstatus><filterbinding><portdev name="vnet0"/><filterref filter="%s"/>'
+             '</filterbinding></filterbindingstatus>') % binding
     answers = {
         VIRSH_CAPS: (0, APPARMOR_CAPS, ''),
         ('/usr/sbin/ip', '-j', 'addr', 'show'): (0, json.dumps(ip_json), ''),
