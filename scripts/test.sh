@@ -64,7 +64,9 @@ build_and_install_collection() {
     test -f "$out/collections/ansible_collections/kvmcloud/hypervisor/MANIFEST.json" &&
     (cd / && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$out/collections" \
       ansible-doc kvmcloud.hypervisor.kvm_host_facts kvmcloud.hypervisor.kvm_audit \
-      kvmcloud.hypervisor.libvirt_conf >/dev/null)
+      kvmcloud.hypervisor.libvirt_conf kvmcloud.hypervisor.kvm_network_facts >/dev/null &&
+    env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$out/collections" \
+      ansible-doc -t filter kvmcloud.hypervisor.cidr_info >/dev/null)
 }
 
 vm_flavors=(apparmor-trixie selinux-bookworm)

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: cidr_info
 short_description: Take an interface address in CIDR form apart
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads an address with its prefix length, such as C(192.0.2.10/24), with Python's
     C(ipaddress) module, so roles can check and use addresses without C(netaddr).

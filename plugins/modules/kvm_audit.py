@@ -63,13 +63,8 @@ options:
     type: list
     elements: str
     default: []
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it unchanged.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.read_only
 notes:
   - Standard library only on the target.
   - In containers the LSM and kernel modules belong to the container host; the evidence says so.

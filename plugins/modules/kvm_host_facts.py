@@ -33,13 +33,9 @@ options:
       - Ask libvirt for its security models with C(virsh --readonly capabilities) when a libvirt socket exists.
     type: bool
     default: true
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it unchanged.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
   facts:
     support: full
     description: Returns C(ansible_facts.kvm_host).

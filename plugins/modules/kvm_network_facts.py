@@ -26,13 +26,9 @@ description:
 author:
   - kvmcloud.hypervisor maintainers (@kvmcloud)
 options: {}
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads, so check mode runs it unchanged.
-  diff_mode:
-    support: none
-    description: Nothing is changed, so there is no diff.
   facts:
     support: full
     description: Returns C(ansible_facts.kvm_network).

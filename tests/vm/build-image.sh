@@ -19,12 +19,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=$here/../../.cache/vm/$flavor
 recipe=$(sha256sum "$0" | cut -c1-16)
 
-# What the kvm_host role installs on Debian (roles/kvm_host/vars/Debian.yml), plus what
-# Ansible and the tests need on a booted system.
+# What the kvm_host and kvm_network roles install on Debian (roles/*/vars/Debian.yml), plus
+# what Ansible and the tests need on a booted system.
 packages=linux-image-cloud-amd64,systemd-sysv,udev,dbus,kmod,e2fsprogs,libnss-myhostname
 packages+=,openssh-server,python3,python3-apt,sudo,iproute2,procps,ca-certificates
 packages+=,qemu-system-x86,qemu-utils,libvirt-daemon-system,libvirt-clients,python3-libvirt
 packages+=,python3-lxml,ovmf,augeas-tools,libxml2-utils
+packages+=,ebtables,iptables,nftables
 
 case $flavor in
   apparmor-trixie)

@@ -5,7 +5,9 @@
 - The rollback: allowed to make that change with no address for the host on the bridge (which
   cuts SSH off), the role applies it anyway, loses the host, and the host restores its previous
   network config by itself; the run fails saying so and SSH works again.
-- A reboot: the guest bridge comes back with its uplink, no host address, accept_ra 0,
+- A VLAN bridge: its port is the uplink's 802.1Q sub-interface with the declared id, created
+  by systemd-networkd (a container's shared kernel cannot load 8021q).
+- A reboot: the guest bridges come back with their ports, no host address, accept_ra 0,
   br_netfilter loaded before its sysctls, and the host guard table. Runs last (conftest.py).
 
 Each test asks the kernel (ip, /proc, /sys, nft) and the network files on disk, never the
@@ -18,9 +20,12 @@ import time
 import pytest
 from playbook import recap, run_playbook
 
-# The scenario's guest bridge (molecule.yml) and the stand-in uplink prepare.yml declares.
+# The scenario's guest bridges (molecule.yml) and the stand-in uplinks prepare.yml declares.
 GUEST_BRIDGE = "br-guest"
 GUEST_UPLINK = "guestup0"
+VLAN_BRIDGE = "br-vlan100"
+VLAN_PARENT = "guestup1"
+VLAN_ID = 100
 # What the tests try to build over the SSH interface.
 MGMT_BRIDGE = "br-mgmt"
 # Shorter than the default 90 s, so the rollback test waits less, yet long enough that the
@@ -41,6 +46,28 @@ def network_state(host):
     """The systemd-networkd files (name and checksum) and the links with their masters."""
     files = host.run_expect([0], "cd /etc/systemd/network && md5sum * | sort").stdout
     return {"files": files, "links": links(host)}
+
+
+def assert_vlan_bridge(host):
+    """The VLAN bridge's only port is PARENT.ID, an 802.1Q link with that id over the parent."""
+    port = "%s.%d" % (VLAN_PARENT, VLAN_ID)
+    link = ip_json(host, "-d", "link", "show", "dev", port)[0]
+    info = link["linkinfo"]
+    ports = [name for name, master in links(host).items() if master == VLAN_BRIDGE]
+    print("%s: kind %s, protocol %s, id %s, over %s, master %s; %s ports %s"
+          % (port, info["info_kind"], info["info_data"].get("protocol"), info["info_data"].get("id"),
+             link.get("link"), link.get("master"), VLAN_BRIDGE, ports))
+    assert info["info_kind"] == "vlan"
+    assert info["info_data"]["protocol"] == "802.1Q"
+    assert info["info_data"]["id"] == VLAN_ID
+    assert link["link"] == VLAN_PARENT
+    assert ports == [port]
+    # The parent itself carries no bridge: only tagged frames reach the guests.
+    assert links(host)[VLAN_PARENT] == ""
+
+
+def test_vlan_bridge_ports_the_tagged_sub_interface(host):
+    assert_vlan_bridge(host)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +174,7 @@ def test_guest_bridge_survives_a_reboot(host):
              GUEST_UPLINK, uplink.get("master")))
     assert link["linkinfo"]["info_kind"] == "bridge"
     assert uplink.get("master") == GUEST_BRIDGE
+    assert_vlan_bridge(host)
     # N1: no IPv4 and no global IPv6 (nor link-local: the role turns that off too).
     assert [addr for addr in addresses if addr["family"] == "inet"] == []
     assert [addr for addr in addresses if addr["family"] == "inet6" and addr["scope"] == "global"] == []
@@ -162,4 +190,4 @@ def test_guest_bridge_survives_a_reboot(host):
 
     # N6: the host guard table is back in the kernel, naming the guest bridge.
     table = host.run_expect([0], "nft -j list table inet kvmcloud_guard").stdout
-    assert '"%s"' % GUEST_BRIDGE in table
+    assert all('"%s"' % name in table for name in (GUEST_BRIDGE, VLAN_BRIDGE))

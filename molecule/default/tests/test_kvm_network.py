@@ -402,6 +402,10 @@ def test_rerun_restores_weakened_network_controls(host, hostname):
         run(host, "sysctl -qw net.bridge.bridge-nf-call-iptables=0")
     # Opens the host to br-guest inside the role's own table: the table exists, but is wrong.
     run(host, "nft insert rule inet kvmcloud_guard from_guest_bridges iifname br-guest accept")
+    # Lets the host take router advertisements on br-guest (N1), in the role's own file.
+    bridge_file = "/etc/systemd/network/05-kvmcloud-bridge-br-guest.network"
+    run(host, "sed -i 's/^IPv6AcceptRA=no$/IPv6AcceptRA=yes/' %s" % bridge_file)
+    assert "IPv6AcceptRA=yes" in host.file(bridge_file).content_string
 
     result = run_playbook("--tags", "kvm_network", limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -410,6 +414,10 @@ def test_rerun_restores_weakened_network_controls(host, hostname):
     # Restarted with the definition: the running network isolates new ports too.
     assert "<port isolated='yes'/>" in virsh(host, "net-dumpxml", "br-guest")
     assert 'iifname "br-guest" accept' not in run(host, "nft list table inet kvmcloud_guard")
+    assert "IPv6AcceptRA=no" in host.file(bridge_file).content_string
+    # The backup the rollback would have used goes once the change holds.
+    leftovers = run(host, "find /etc/systemd/network -name '*~'").strip()
+    assert leftovers == "", leftovers
     if bridge_sysctls:
         assert host.file("/proc/sys/net/bridge/bridge-nf-call-iptables").content_string.strip() == "1"
 

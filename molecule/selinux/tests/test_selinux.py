@@ -15,6 +15,7 @@ from guests import define_guest, remove_guest, start_unconfined_guest, virsh
 from conftest import now, virt_denials
 
 POOL = "/srv/libvirt/tenants"
+HOOK = "/etc/libvirt/hooks/qemu.d/kvmcloud-nwfilter"
 
 
 def boolean(host, name):
@@ -116,3 +117,26 @@ def test_custom_pool_is_virt_image_t_by_a_persistent_rule(host):
         assert context(host, probe) == "system_u:object_r:virt_image_t:s0"
     finally:
         host.run("rm -f %s; restorecon -R -F %s" % (probe, POOL))
+
+
+def test_nwfilter_hook_is_a_program_libvirtd_may_run(host):
+    # Policy alone labels it virt_etc_rw_t, which libvirtd may not execute: every guest start
+    # would fail with "cannot execute binary". The role's rule makes it bin_t, also after a
+    # full relabel.
+    host.run_expect([0], "restorecon -F %s" % HOOK)
+    print("\n%s: %s" % (HOOK, context(host, HOOK)))
+    assert context(host, HOOK) == "system_u:object_r:bin_t:s0"
+    # The hook runs and decides: a guest on the restricted bridge without the filter is refused
+    # by the hook's own message, not by an exec failure.
+    xml = define_guest(host, "hook-probe")
+    nic = "<interface type='bridge'><source bridge='br-guest'/><model type='virtio'/></interface>"
+    try:
+        host.run_expect([0], "sed -i \"s|<memballoon|%s<memballoon|\" %s" % (nic, xml))
+        virsh(host, "define", xml)
+        refused = host.run("virsh -c qemu:///system start hook-probe")
+    finally:
+        remove_guest(host, "hook-probe")
+    print(refused.stderr.strip())
+    assert refused.rc != 0
+    assert "kvmcloud kvm_network hook: guest hook-probe not started" in refused.stderr
+    assert "lacks <filterref filter='clean-traffic'/>" in refused.stderr
