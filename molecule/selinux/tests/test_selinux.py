@@ -140,3 +140,16 @@ def test_nwfilter_hook_is_a_program_libvirtd_may_run(host):
     assert refused.rc != 0
     assert "kvmcloud kvm_network hook: guest hook-probe not started" in refused.stderr
     assert "lacks <filterref filter='clean-traffic'/>" in refused.stderr
+
+
+def test_networkd_answers_networkctl(host):
+    # Debian 12's policy denies networkd's D-Bus replies: without kvm_network's module every
+    # networkctl call waits out two 25 s timeouts and fails, though networkd did the work.
+    modules = host.run_expect([0], "semodule --list-modules=full").stdout
+    assert re.search(r"\skvmcloud_networkd\s", modules)
+    since = now(host)
+    result = host.run("timeout 20 networkctl reload")
+    denied = host.run("journalctl -q --no-pager --since @%d | grep 'USER_AVC.*scontext=[^ ]*systemd_networkd_t'" % since)
+    print("\nnetworkctl reload: rc %d %s; denials: %s" % (result.rc, result.stderr.strip(), denied.stdout.strip()))
+    assert result.rc == 0
+    assert denied.stdout.strip() == ""
