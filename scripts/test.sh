@@ -79,14 +79,14 @@ if ! $quick; then
   done
 fi
 
-step "yamllint" 120 yamllint --strict .
-step "ansible-lint (production profile)" 300 ansible-lint --nocolor
+step "yamllint" 60 yamllint --strict .
+step "ansible-lint (production profile)" 180 ansible-lint --nocolor
 # shellcheck disable=SC2046 # one word per tracked file is what we want
 step "shellcheck" 60 shellcheck -x $(git ls-files "*.sh") .ci/run
 step "collection builds, installs and its docs render" 120 build_and_install_collection
-step "ansible-test sanity and units" 600 scripts/ansible-test.sh
+step "ansible-test sanity and units" 420 scripts/ansible-test.sh
 if ! $quick; then
-  step "molecule: default (Debian 12 + 13 containers)" 1200 molecule test --scenario-name default
+  step "molecule: default (Debian 12 + 13 containers)" 1500 molecule test --scenario-name default
   # Each VM scenario keeps one emulated CPU busy for most of its run; on two cores, running
   # them side by side takes about as long as the slower one alone. The limits of all steps
   # add up to 85 minutes (the two VM scenarios share theirs), which leaves bootstrap five of
