@@ -11,14 +11,13 @@ bridge lets the pair talk, removing the guard table opens the host, dropping the
 binding lets a spoofed MAC through.
 """
 
-import contextlib
 import json
 import re
 import uuid
 
 import pytest
 
-from guests import define_guest, remove_guest, virsh
+from guests import guest_with_nic, virsh
 from playbook import recap, run_playbook
 
 GUARD_UNIT = "kvmcloud-host-guard.service"
@@ -257,20 +256,6 @@ def test_libvirt_rules_and_the_guard_live_side_by_side(host):
     libvirt_rules = run(host, "iptables -S")
     bridge = libvirt_network(host)[1]
     assert "-A LIBVIRT_INP -i %s -p udp -m udp --dport 67 -j ACCEPT" % bridge in libvirt_rules
-
-
-NIC = "<interface type='network'><source network='%s'/><model type='virtio'/>%s</interface>"
-
-
-@contextlib.contextmanager
-def guest_with_nic(host, name, network, filterref):
-    xml = define_guest(host, name)
-    try:
-        run(host, "sed -i \"s|<memballoon|%s<memballoon|\" %s" % (NIC % (network, filterref), xml))
-        virsh(host, "define", xml)
-        yield xml
-    finally:
-        remove_guest(host, name)
 
 
 def test_started_guest_port_is_isolated_and_bound_to_clean_traffic(host):

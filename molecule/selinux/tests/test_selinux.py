@@ -10,7 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from guests import define_guest, remove_guest, start_unconfined_guest, virsh
+from guests import define_guest, guest_with_nic, remove_guest, start_unconfined_guest, virsh
 
 from conftest import now, virt_denials
 
@@ -126,16 +126,10 @@ def test_nwfilter_hook_is_a_program_libvirtd_may_run(host):
     host.run_expect([0], "restorecon -F %s" % HOOK)
     print("\n%s: %s" % (HOOK, context(host, HOOK)))
     assert context(host, HOOK) == "system_u:object_r:bin_t:s0"
-    # The hook runs and decides: a guest on the restricted bridge without the filter is refused
+    # The hook runs and decides: a guest on the restricted network without the filter is refused
     # by the hook's own message, not by an exec failure.
-    xml = define_guest(host, "hook-probe")
-    nic = "<interface type='bridge'><source bridge='br-guest'/><model type='virtio'/></interface>"
-    try:
-        host.run_expect([0], "sed -i \"s|<memballoon|%s<memballoon|\" %s" % (nic, xml))
-        virsh(host, "define", xml)
+    with guest_with_nic(host, "hook-probe", "br-guest"):
         refused = host.run("virsh -c qemu:///system start hook-probe")
-    finally:
-        remove_guest(host, "hook-probe")
     print(refused.stderr.strip())
     assert refused.rc != 0
     assert "kvmcloud kvm_network hook: guest hook-probe not started" in refused.stderr

@@ -19,6 +19,7 @@ DOMAIN_XML = """<domain type='qemu'>
       <source file='{image}'/>
       <target dev='vda' bus='virtio'/>
     </disk>
+    {devices}
     <memballoon model='virtio'/>
   </devices>
 </domain>
@@ -40,8 +41,13 @@ def guest_images(name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
     return ["%s/%s.qcow2" % (image_dir, name)]
 
 
-def define_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False, seclabel=""):
-    """Creates the guest's images and its XML in /tmp; returns the XML's path (not defined yet)."""
+# One virtio NIC on a libvirt network, with an optional <filterref>.
+NIC_XML = "<interface type='network'><source network='%s'/><model type='virtio'/>%s</interface>"
+
+
+def define_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False, seclabel="", devices=""):
+    """Creates the guest's images and its XML in /tmp; returns the XML's path (not defined yet).
+    devices: extra device XML, such as NIC_XML filled in."""
     images = guest_images(name, image_dir, backing)
     if backing:
         # The top image is a qcow2 overlay: libvirt and virt-aa-helper must read it to find
@@ -50,7 +56,7 @@ def define_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False, seclabe
         host.run_expect([0], "qemu-img create -q -f qcow2 -F qcow2 -b %s %s" % (images[1], images[0]))
     else:
         host.run_expect([0], "qemu-img create -q -f qcow2 %s 64M" % images[0])
-    xml = DOMAIN_XML.format(name=name, image=images[0], seclabel=seclabel)
+    xml = DOMAIN_XML.format(name=name, image=images[0], seclabel=seclabel, devices=devices)
     host.run_expect([0], "cat > /tmp/%s.xml <<'EOF'\n%sEOF" % (name, xml))
     return "/tmp/%s.xml" % name
 
@@ -60,6 +66,17 @@ def remove_guest(host, name, image_dir=DEFAULT_IMAGE_DIR, backing=False):
     host.run("virsh -c qemu:///system destroy %s" % name)
     host.run("virsh -c qemu:///system undefine %s" % name)
     host.run("rm -f %s /tmp/%s.xml" % (" ".join(guest_images(name, image_dir, backing)), name))
+
+
+@contextlib.contextmanager
+def guest_with_nic(host, name, network, filterref=""):
+    """A guest defined (not started) with one NIC on the libvirt network; removed afterwards."""
+    xml = define_guest(host, name, devices=NIC_XML % (network, filterref))
+    try:
+        virsh(host, "define", xml)
+        yield xml
+    finally:
+        remove_guest(host, name)
 
 
 def start_unconfined_guest(host, name):
