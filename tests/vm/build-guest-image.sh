@@ -109,10 +109,21 @@ printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$ro
 # image has neither ifupdown nor netplan).
 cat >"$root/etc/cloud/cloud.cfg.d/90-kvmcloud.cfg" <<'EOF'
 datasource_list: [NoCloud, None]
+# No SSH server, so no host keys to make.
+ssh_genkeytypes: []
+ssh_deletekeys: false
 system_info:
   network:
     renderers: [networkd]
     activators: [networkd]
+EOF
+# cloud-init's later stages wait for the network. A guest on a network without DHCP would
+# wait out networkd's 120 s default on every boot: one configured link is enough, or 20 s.
+mkdir -p "$root/etc/systemd/system/systemd-networkd-wait-online.service.d"
+cat >"$root/etc/systemd/system/systemd-networkd-wait-online.service.d/kvmcloud.conf" <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/usr/lib/systemd/systemd-networkd-wait-online --any --timeout=20
 EOF
 
 # The root filesystem: the tree's size plus room for logs, cloud-init's state and apt, so the
