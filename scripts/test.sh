@@ -13,8 +13,11 @@ quick=false
 [ "${1:-}" = "--quick" ] && quick=true
 
 suite_started=$SECONDS
-# qemu boots the VMs of the apparmor and selinux scenarios; mmdebstrap and e2fsprogs build their disks.
-ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-client
+# qemu boots the VMs of the apparmor and selinux scenarios; mmdebstrap and e2fsprogs build their disks,
+# dosfstools, mtools and fdisk the guest image's EFI partition and GPT. virt-xml-validate
+# (libvirt-clients, libxml2-utils) checks the guest templates in the unit tests.
+ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-client \
+  dosfstools mtools fdisk libvirt-clients libxml2-utils
 bootstrap bookworm trixie
 log "bootstrap done after $((SECONDS - suite_started)) s"
 
@@ -77,6 +80,7 @@ if ! $quick; then
   for flavor in "${vm_flavors[@]}"; do
     tests/vm/build-image.sh "$flavor" >"$logs/build-image-$flavor.log" 2>&1 &
   done
+  tests/vm/build-guest-image.sh >"$logs/build-guest-image.log" 2>&1 &
 fi
 
 step "yamllint" 60 yamllint --strict .

@@ -8,7 +8,9 @@ versions' schemas by tests/unit/roles/kvm_guests.
 """
 
 import base64
+import importlib.util
 import json
+import os
 import re
 import time
 
@@ -88,6 +90,31 @@ def test_rendered_definition_passes_virt_xml_validate(host, hostname):
     path = "/etc/kvmcloud/guests/%s.xml" % GUESTS[hostname]
     assert host.file(path).mode == 0o600
     host.run_expect([0], "virt-xml-validate %s domain" % path)
+
+
+def template_cases():
+    """Every profile the unit tests render (built-in and variants), kvm and qemu, as XML text."""
+    path = os.path.join(PROJECT, "tests", "unit", "roles", "kvm_guests", "test_domain_template.py")
+    spec = importlib.util.spec_from_file_location("kvm_guests_template", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {"%s-%s" % (name, domain_type): module.render(module.PROFILES[name], domain_type=domain_type)
+            for name, domain_type in module.CASES}
+
+
+def test_every_profile_passes_this_hosts_libvirt_schema(host):
+    # Debian 12 ships libvirt 9.0, Debian 13 libvirt 11.3: the template must suit both.
+    cases = template_cases()
+    assert len(cases) >= 8
+    for case, xml in cases.items():
+        path = "/tmp/kvm-guests-%s.xml" % case
+        host.run_expect([0], "cat > %s <<'EOF'\n%s\nEOF" % (path, xml))
+        result = host.run("virt-xml-validate %s domain" % path)
+        assert result.rc == 0, "%s: %s" % (case, result.stdout + result.stderr)
+    # The check can fail: a misspelt element is refused.
+    host.run_expect([0], "sed 's/<vcpu /<vcpus /' /tmp/kvm-guests-%s.xml > /tmp/kvm-guests-bad.xml" % next(iter(cases)))
+    assert host.run("virt-xml-validate /tmp/kvm-guests-bad.xml domain").rc != 0
+    host.run("rm -f /tmp/kvm-guests-*.xml")
 
 
 def test_live_xml_has_virtio_devices_and_none_of_the_excluded(host, hostname):
