@@ -1,4 +1,4 @@
-"""Bad input to kvm_host, kvm_hardening and kvm_network fails before anything on the host changes, naming what to fix.
+"""Bad input to kvm_host, kvm_hardening, kvm_network and kvm_guests fails before anything on the host changes, naming what to fix.
 
 Each case runs the collection's playbook against a converged host with one wrong
 variable, then compares a snapshot of libvirt's files and state with the one taken before.
@@ -73,6 +73,21 @@ CASES = {
         {"kvm_hardening_ip_forward": False, "kvm_host_default_network_enabled": False,
          "kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "address": "192.168.150.1/24"}]},
         ["set kvm_hardening_ip_forward to true"]),
+    "duplicate guest names": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}] * 2},
+        ["Guest names must be unique", "check g1."]),
+    "unknown guest profile": (
+        {"kvm_guests_list": [{"name": "g1", "profile": "fast", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["Guest g1: profile (fast) must be one of general, secure"]),
+    "negative guest memory": (
+        {"kvm_guests_list": [{"name": "g1", "memory_mib": -512, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["Guest g1:", "memory_mib 256-4194304 (got -512)"]),
+    "guest NIC without the filter on a restricted network": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
+                              "nics": [{"network": "br-guest", "nwfilter": ""}]}]},
+        ["Guest g1 NIC on 'br-guest'", "but not \"\" on a restricted network"]),
+    "guests under emulation without the opt-in": (
+        {"kvm_guests_allow_emulation": False}, ["cannot run KVM guests", "set kvm_guests_allow_emulation: true"]),
 }
 
 SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc/sysctl.d etc/udev etc/pki etc/modules-load.d"
