@@ -58,14 +58,9 @@ for tool in mmdebstrap mke2fs mkfs.vfat mmd mcopy sfdisk qemu-img; do
   fi
 done
 
-mkdir -p "$out"
-# Two scenarios may ask at once: only one builds, the other waits and takes the cache.
-exec 9>"$out/.lock"
-flock 9
-if [ -f "$out/disk.qcow2" ] && [ "$(cat "$out/recipe" 2>/dev/null)" = "$recipe" ]; then
-  exit 0
-fi
-rm -f "$out/recipe"
+# shellcheck source=tests/vm/image-cache.sh
+. "$here/image-cache.sh"
+reuse_cached_image "$out" "$recipe"
 
 work=$(mktemp -d "$out/../.build-guest-$suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT

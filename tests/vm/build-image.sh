@@ -45,14 +45,9 @@ case $flavor in
     ;;
 esac
 
-mkdir -p "$out"
-# Two VMs of one flavour may start at once: only one of them builds.
-exec 9>"$out/.lock"
-flock 9
-if [ -f "$out/disk.qcow2" ] && [ "$(cat "$out/recipe" 2>/dev/null)" = "$recipe" ]; then
-  exit 0
-fi
-rm -f "$out/recipe"
+# shellcheck source=tests/vm/image-cache.sh
+. "$here/image-cache.sh"
+reuse_cached_image "$out" "$recipe"
 
 # On the same filesystem as the output: it must hold xattrs (SELinux labels) for mke2fs -d.
 work=$(mktemp -d "$out/../.build-$flavor.XXXXXX")

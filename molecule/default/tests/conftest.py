@@ -12,3 +12,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 @pytest.fixture()
 def hostname(host):
     return host.backend.get_hostname()
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test module may name the only hosts it is about in ONLY_HOSTS. testinfra would honour
+    its own testinfra_hosts only without --hosts, which Molecule always passes; the other
+    hosts' items are deselected, not skipped: they were never meant to run there."""
+    keep, drop = [], []
+    for item in items:
+        only = getattr(item.module, "ONLY_HOSTS", None)
+        spec = getattr(item, "callspec", None)
+        if only and spec and "_testinfra_host" in spec.params:
+            target = spec.params["_testinfra_host"].backend.get_hostname()
+            (keep if target in only else drop).append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -4,6 +4,7 @@ It sits in its firmware, which is enough to show how libvirt starts and confines
 """
 
 import contextlib
+import re
 
 DEFAULT_IMAGE_DIR = "/var/lib/libvirt/images"
 
@@ -141,3 +142,11 @@ def running_guests(host, image_dirs, domain_type="qemu", hugepages=()):
             remove_guest(host, name, image_dir)
     for name in image_dirs:
         assert host.run("virsh -c qemu:///system dominfo %s" % name).rc != 0
+
+
+def domain_identity(host, name):
+    """UUID, MAC addresses and domain id ('-' when shut off) of a guest, as libvirt reports them."""
+    xml = virsh(host, "dumpxml", name)
+    return (re.search(r"<uuid>([^<]+)</uuid>", xml).group(1),
+            re.findall(r"<mac address='([^']+)'/>", xml),
+            virsh(host, "domid", name).strip())

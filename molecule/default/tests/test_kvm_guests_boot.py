@@ -1,0 +1,155 @@
+"""kvm_guests on the Debian 13 container: a guest the role defined boots for real, under TCG.
+
+web1 (profile secure: Secure Boot, vTPM) boots from the Debian 13 image that
+tests/vm/build-guest-image.sh builds, with a NoCloud seed (molecule.yml). The proof comes from
+the guest itself: its console log (written by virtlogd) and its guest agent.
+"""
+
+import base64
+import json
+import os
+import re
+import time
+
+import pytest
+
+from guests import domain_identity, virsh
+from playbook import PROJECT, run_playbook
+
+# Only this host boots a guest; Debian 12's db1 stays shut off (test_kvm_guests.py).
+HOST = "kvmhost-trixie"
+ONLY_HOSTS = {HOST}
+
+BOOTED = "web1"
+CONSOLE_LOG = "/var/log/libvirt/qemu/%s-console.log" % BOOTED
+# Set by the seed's runcmd (molecule.yml): cloud-init ran the user-data, with its hostname.
+SEED_LINE = "KVMCLOUD-SEED-APPLIED web1-guest"
+CLOUD_INIT_DONE = re.compile(r"Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud .*Up ([0-9.]+) seconds")
+# A UEFI TCG boot with Secure Boot takes about a minute here; CI machines are slower.
+BOOT_TIMEOUT = 600
+# EFI global variable GUID: the firmware's own record of whether Secure Boot is on.
+SECURE_BOOT_EFIVAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+
+def agent(host, command, arguments=None):
+    request = {"execute": command}
+    if arguments is not None:
+        request["arguments"] = arguments
+    # One shell word for virsh, whatever quotes the request holds.
+    out = virsh(host, "qemu-agent-command", BOOTED, "'%s'" % json.dumps(request).replace("'", "'\\''"))
+    return json.loads(out)["return"]
+
+
+def guest_sh(host, script):
+    """Runs a shell script inside the booted guest through the agent; returns (rc, stdout)."""
+    pid = agent(host, "guest-exec", {"path": "/bin/sh", "arg": ["-c", script], "capture-output": True})["pid"]
+    for _ in range(60):
+        status = agent(host, "guest-exec-status", {"pid": pid})
+        if status["exited"]:
+            return status["exitcode"], base64.b64decode(status.get("out-data", "")).decode()
+        time.sleep(1)
+    raise AssertionError("the guest did not finish %r within 60 s" % script)
+
+
+def record_boot_time(host, cloud_init_up, waited_from):
+    """Writes the boot's timing to .cache/logs/kvm-guests-boot.txt for the record: the kernel's
+    uptime when cloud-init finished, and QEMU's age minus the guest's uptime (the firmware,
+    shim and GRUB) as of now."""
+    pid = host.check_output("pgrep -f 'guest=%s,'" % BOOTED).split()[0]
+    qemu_age = int(host.check_output("ps -o etimes= -p %s" % pid))
+    _, uptime = guest_sh(host, "cut -d' ' -f1 /proc/uptime")
+    os.makedirs(os.path.join(PROJECT, ".cache", "logs"), exist_ok=True)
+    with open(os.path.join(PROJECT, ".cache", "logs", "kvm-guests-boot.txt"), "w") as record:
+        record.write("web1 (TCG, Secure Boot): firmware to kernel %.0f s; kernel to cloud-init finished %s s;"
+                     " verify waited %.0f s for it\n" % (qemu_age - float(uptime), cloud_init_up, time.time() - waited_from))
+
+
+@pytest.fixture(scope="module")
+def booted(host):
+    """Waits until web1's console shows cloud-init finished; returns the console log."""
+    started = time.time()
+    deadline = time.time() + BOOT_TIMEOUT
+    log = ""
+    while time.time() < deadline:
+        log = host.file(CONSOLE_LOG).content_string if host.file(CONSOLE_LOG).exists else ""
+        if CLOUD_INIT_DONE.search(log):
+            break
+        time.sleep(5)
+    assert CLOUD_INIT_DONE.search(log), "cloud-init did not finish within %d s; console tail:\n%s" % (
+        BOOT_TIMEOUT, log[-3000:])
+    record_boot_time(host, CLOUD_INIT_DONE.search(log).group(1), started)
+    # The agent starts with the guest's udev, a little after the console says finished.
+    for _ in range(60):
+        if host.run("virsh -c qemu:///system qemu-agent-command %s '{\"execute\":\"guest-ping\"}'" % BOOTED).rc == 0:
+            break
+        time.sleep(2)
+    return log
+
+
+
+def test_guest_boots_with_secure_boot_on(host, booted):
+    # The guest kernel's own words: the firmware booted it with Secure Boot on, through
+    # Microsoft-signed shim and Debian-signed GRUB and kernel.
+    assert "EFI stub: UEFI Secure Boot is enabled." in booted
+    assert "secureboot: Secure boot enabled" in booted
+    # efivarfs: four bytes of attributes, then the value.
+    rc, out = guest_sh(host, "od -An -tu1 %s" % SECURE_BOOT_EFIVAR)
+    assert rc == 0 and out.split()[-1] == "1", out
+
+
+def test_cloud_init_applied_the_seed(host, booted):
+    assert SEED_LINE in booted
+    assert "Datasource DataSourceNoCloud [seed=/dev/vdc]" in booted
+    assert agent(host, "guest-get-host-name")["host-name"] == "web1-guest"
+    rc, out = guest_sh(host, "cat /var/lib/kvmcloud/seed-marker")
+    assert (rc, out) == (0, "seeded by kvm_guests\n")
+
+
+def test_guest_kernel_bound_the_virtio_drivers(host, booted):
+    # One line per device bound: the driver's directory holds a link named after the device.
+    rc, out = guest_sh(host, "cd /sys/bus/virtio/drivers && ls -d */virtio*")
+    assert rc == 0, out
+    bound = [line.split("/")[0] for line in out.split()]
+    # Two data disks and the seed on virtio_blk; the NIC, the RNG and the agent's port.
+    assert bound.count("virtio_blk") == 3, out
+    for driver in ("virtio_net", "virtio_rng", "virtio_console"):
+        assert driver in bound, out
+    rc, out = guest_sh(host, "cat /sys/devices/virtual/misc/hw_random/rng_current")
+    assert out.strip().startswith("virtio_rng"), out
+
+
+def test_guest_has_its_vtpm_and_its_address(host, booted):
+    rc, out = guest_sh(host, "cat /sys/class/tpm/tpm0/tpm_version_major")
+    assert (rc, out.strip()) == (0, "2")
+    # DHCP from the isolated network, on the MAC libvirt holds for the guest.
+    mac = domain_identity(host, BOOTED)[1][0]
+    addresses = agent(host, "guest-network-get-interfaces")
+    nic = [i for i in addresses if i.get("hardware-address") == mac]
+    assert nic, addresses
+    assert any(a["ip-address"].startswith("192.168.151.") for a in nic[0].get("ip-addresses", []))
+
+
+def test_qemu_runs_the_guest_without_kvm_and_without_a_graphics_server(host, booted):
+    pid = host.check_output("pgrep -f 'guest=%s,'" % BOOTED).split()[0]
+    cmdline = host.file("/proc/%s/cmdline" % pid).content_string.replace("\0", " ")
+    assert "-accel tcg" in cmdline
+    assert "-display none" in cmdline
+    assert "-vnc" not in cmdline and "-spice" not in cmdline
+    assert host.check_output("stat -c %%U /proc/%s" % pid) == "libvirt-qemu"
+
+
+def test_changed_template_updates_the_definition_and_asks_for_a_restart(host, booted):
+    uuid, macs, domid = domain_identity(host, BOOTED)
+    marker = "/run/kvmcloud/guests/%s@%s.restart" % (BOOTED, domid)
+    # A smaller translation cache: a new definition the running guest cannot take live.
+    result = run_playbook("--tags", "kvm_guests", "-e", "kvm_guests_emulated_tb_cache_mib=128", limit=HOST)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "Running an older definition than the one libvirt now holds: web1." in result.stdout
+    assert "<tb-cache unit='KiB'>131072</tb-cache>" in virsh(host, "dumpxml", "--inactive", BOOTED)
+    assert "<tb-cache unit='KiB'>262144</tb-cache>" in virsh(host, "dumpxml", BOOTED)
+    assert host.file(marker).exists
+    # Back to the declared template: still pending until the guest restarts, identity unchanged.
+    result = run_playbook("--tags", "kvm_guests", limit=HOST)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "<tb-cache unit='KiB'>262144</tb-cache>" in virsh(host, "dumpxml", "--inactive", BOOTED)
+    assert domain_identity(host, BOOTED) == (uuid, macs, domid)
