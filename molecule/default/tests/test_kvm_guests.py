@@ -9,6 +9,9 @@ import importlib.util
 import json
 import os
 import re
+import time
+
+import pytest
 
 from guests import domain_identity, virsh
 from playbook import PROJECT, recap, run_playbook
@@ -129,9 +132,8 @@ def test_guest_disks_are_overlays_of_the_imported_base(host, hostname):
         assert "sha256:" + base.sha256sum == checksum.read().strip()
 
 
+@pytest.mark.only_hosts("kvmhost-bookworm")
 def test_shut_off_guest_stays_shut_off(host, hostname):
-    if hostname != "kvmhost-bookworm":
-        return
     assert virsh(host, "domstate", "db1").strip() == "shut off"
     assert re.search(r"^Autostart:\s+disable$", virsh(host, "dominfo", "db1"), re.M)
 
@@ -145,9 +147,8 @@ def test_rerun_changes_nothing_and_keeps_uuid_mac_and_the_running_guest(host, ho
     assert domain_identity(host, name) == before
 
 
+@pytest.mark.only_hosts("kvmhost-bookworm")
 def test_undefine_removes_the_uefi_variables_and_keeps_the_disks(host, hostname):
-    if hostname != "kvmhost-bookworm":
-        return
     nvram = "/var/lib/libvirt/qemu/nvram/db1_VARS.fd"
     uuid, macs, _ = domain_identity(host, "db1")
     # libvirt 9.0 copies the variable store at the first start; libvirt refuses to undefine
@@ -166,3 +167,49 @@ def test_undefine_removes_the_uefi_variables_and_keeps_the_disks(host, hostname)
     assert result.returncode == 0, result.stdout[-3000:]
     assert virsh(host, "domstate", "db1").strip() == "shut off"
     assert domain_identity(host, "db1")[:2] == (uuid, macs)
+
+
+# The import is the same code on both hosts: one host is enough for three playbook runs.
+@pytest.mark.only_hosts("kvmhost-trixie")
+def test_base_images_from_a_host_path_and_a_url_are_checksummed(host, hostname):
+    """The scenario's own image comes from the controller (src); these come from a path on the
+    host and from a URL served on the host's loopback, each imported once with its checksum."""
+    src = "/srv/kvm-guests-src"
+    host.run_expect([0], "mkdir -p %s && qemu-img create -q -f qcow2 %s/tiny.qcow2 64M" % (src, src))
+    digest = "sha256:" + host.check_output("sha256sum %s/tiny.qcow2" % src).split()[0]
+    host.run_expect([0], "systemd-run --unit kvm-guests-http python3 -m http.server --bind 127.0.0.1"
+                         " --directory %s 18080" % src)
+    probe = "python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:18080/\")'"
+    for _ in range(20):
+        if host.run(probe).rc == 0:
+            break
+        time.sleep(0.5)
+    with open("%s/.cache/guest/debian-trixie/checksum" % PROJECT) as checksum:
+        own = {"name": "debian-13", "format": "qcow2", "checksum": checksum.read().strip(),
+               "src": "%s/.cache/guest/debian-trixie/disk.qcow2" % PROJECT}
+    extra = [{"name": "tiny-path", "format": "qcow2", "path": src + "/tiny.qcow2", "checksum": digest},
+             {"name": "tiny-url", "format": "qcow2", "url": "http://127.0.0.1:18080/tiny.qcow2", "checksum": digest}]
+    base = "/var/lib/libvirt/images/base/"
+    try:
+        # One get_url task imports both: the first run changes it, the second nothing.
+        for first in (True, False):
+            for name in ("tiny-path", "tiny-url"):
+                assert host.file(base + name + ".qcow2").exists is not first
+            result = run_playbook("--tags", "kvm_guests", "-e", json.dumps({"kvm_guests_base_images": [own] + extra}),
+                                  limit=hostname)
+            assert result.returncode == 0, result.stdout[-3000:]
+            changed = recap(result.stdout, hostname)["changed"]
+            assert changed == (1 if first else 0), result.stdout[-3000:]
+            for name in ("tiny-path", "tiny-url"):
+                assert "sha256:" + host.file(base + name + ".qcow2").sha256sum == digest
+        # A wrong checksum: the run stops and nothing is left behind.
+        bad = {"name": "tiny-bad", "format": "qcow2", "url": "http://127.0.0.1:18080/tiny.qcow2",
+               "checksum": "sha256:" + "0" * 64}
+        result = run_playbook("--tags", "kvm_guests", "-e", json.dumps({"kvm_guests_base_images": [own, bad]}),
+                              limit=hostname)
+        assert result.returncode != 0
+        assert "did not match" in result.stdout, result.stdout[-3000:]
+        assert not host.file(base + "tiny-bad.qcow2").exists
+    finally:
+        host.run("systemctl stop kvm-guests-http")
+        host.run("rm -rf %s %stiny-*.qcow2" % (src, base))

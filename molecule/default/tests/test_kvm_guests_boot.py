@@ -18,7 +18,7 @@ from playbook import PROJECT, run_playbook
 
 # Only this host boots a guest; Debian 12's db1 stays shut off (test_kvm_guests.py).
 HOST = "kvmhost-trixie"
-ONLY_HOSTS = {HOST}
+pytestmark = pytest.mark.only_hosts(HOST)
 
 BOOTED = "web1"
 CONSOLE_LOG = "/var/log/libvirt/qemu/%s-console.log" % BOOTED
