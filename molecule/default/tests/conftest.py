@@ -14,7 +14,6 @@ def hostname(host):
     return host.backend.get_hostname()
 
 
-
 def pytest_configure(config):
     config.addinivalue_line("markers", "only_hosts(*names): run this test on these test hosts only")
 

@@ -150,7 +150,7 @@ def test_rerun_changes_nothing_and_keeps_uuid_mac_and_the_running_guest(host, ho
 @pytest.mark.only_hosts("kvmhost-bookworm")
 def test_undefine_removes_the_uefi_variables_and_keeps_the_disks(host, hostname):
     nvram = "/var/lib/libvirt/qemu/nvram/db1_VARS.fd"
-    uuid, macs, _ = domain_identity(host, "db1")
+    uuid, macs = domain_identity(host, "db1")[:2]
     # libvirt 9.0 copies the variable store at the first start; libvirt refuses to undefine
     # a guest that has one unless told what to do with it.
     virsh(host, "start", "db1")
@@ -180,7 +180,7 @@ def test_base_images_from_a_host_path_and_a_url_are_checksummed(host, hostname):
     host.run_expect([0], "systemd-run --unit kvm-guests-http python3 -m http.server --bind 127.0.0.1"
                          " --directory %s 18080" % src)
     probe = "python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:18080/\")'"
-    for _ in range(20):
+    for _attempt in range(20):
         if host.run(probe).rc == 0:
             break
         time.sleep(0.5)

@@ -43,7 +43,7 @@ def agent(host, command, arguments=None):
 def guest_sh(host, script):
     """Runs a shell script inside the booted guest through the agent; returns (rc, stdout)."""
     pid = agent(host, "guest-exec", {"path": "/bin/sh", "arg": ["-c", script], "capture-output": True})["pid"]
-    for _ in range(60):
+    for _attempt in range(60):
         status = agent(host, "guest-exec-status", {"pid": pid})
         if status["exited"]:
             return status["exitcode"], base64.b64decode(status.get("out-data", "")).decode()
@@ -57,7 +57,7 @@ def record_boot_time(host, cloud_init_up, waited_from):
     shim and GRUB) as of now."""
     pid = host.check_output("pgrep -f 'guest=%s,'" % BOOTED).split()[0]
     qemu_age = int(host.check_output("ps -o etimes= -p %s" % pid))
-    _, uptime = guest_sh(host, "cut -d' ' -f1 /proc/uptime")
+    uptime = guest_sh(host, "cut -d' ' -f1 /proc/uptime")[1]
     os.makedirs(os.path.join(PROJECT, ".cache", "logs"), exist_ok=True)
     with open(os.path.join(PROJECT, ".cache", "logs", "kvm-guests-boot.txt"), "w") as record:
         record.write("web1 (TCG, Secure Boot): firmware to kernel %.0f s; kernel to cloud-init finished %s s;"
@@ -79,12 +79,11 @@ def booted(host):
         BOOT_TIMEOUT, log[-3000:])
     record_boot_time(host, CLOUD_INIT_DONE.search(log).group(1), started)
     # The agent starts with the guest's udev, a little after the console says finished.
-    for _ in range(60):
+    for _attempt in range(60):
         if host.run("virsh -c qemu:///system qemu-agent-command %s '{\"execute\":\"guest-ping\"}'" % BOOTED).rc == 0:
             break
         time.sleep(2)
     return log
-
 
 
 def test_guest_boots_with_secure_boot_on(host, booted):
