@@ -17,6 +17,8 @@ from guests import domain_identity, virsh
 from playbook import PROJECT, recap, run_playbook
 
 GUESTS = {"kvmhost-bookworm": "db1", "kvmhost-trixie": "web1"}
+# What tests/vm/build-guest-image.sh leaves on the controller (molecule.yml imports it).
+GUEST_IMAGE = os.path.join(PROJECT, ".cache", "guest", "debian-trixie")
 
 
 def live_xml(host, name):
@@ -128,7 +130,7 @@ def test_guest_disks_are_overlays_of_the_imported_base(host, hostname):
     base = host.file("/var/lib/libvirt/images/base/debian-13.qcow2")
     assert base.mode == 0o644
     # The imported base is byte for byte the image the controller built.
-    with open("%s/.cache/guest/debian-trixie/checksum" % PROJECT) as checksum:
+    with open(os.path.join(GUEST_IMAGE, "checksum")) as checksum:
         assert "sha256:" + base.sha256sum == checksum.read().strip()
 
 
@@ -184,9 +186,9 @@ def test_base_images_from_a_host_path_and_a_url_are_checksummed(host, hostname):
         if host.run(probe).rc == 0:
             break
         time.sleep(0.5)
-    with open("%s/.cache/guest/debian-trixie/checksum" % PROJECT) as checksum:
+    with open(os.path.join(GUEST_IMAGE, "checksum")) as checksum:
         own = {"name": "debian-13", "format": "qcow2", "checksum": checksum.read().strip(),
-               "src": "%s/.cache/guest/debian-trixie/disk.qcow2" % PROJECT}
+               "src": os.path.join(GUEST_IMAGE, "disk.qcow2")}
     extra = [{"name": "tiny-path", "format": "qcow2", "path": src + "/tiny.qcow2", "checksum": digest},
              {"name": "tiny-url", "format": "qcow2", "url": "http://127.0.0.1:18080/tiny.qcow2", "checksum": digest}]
     base = "/var/lib/libvirt/images/base/"

@@ -52,12 +52,15 @@ def guest_sh(host, script):
     raise AssertionError("the guest did not finish %r within 60 s" % script)
 
 
+def qemu_pid(host):
+    return host.check_output("pgrep -f 'guest=%s,'" % BOOTED).split()[0]
+
+
 def record_boot_time(host, cloud_init_up, waited_from):
     """Writes the boot's timing to .cache/logs/kvm-guests-boot.txt for the record: the kernel's
     uptime when cloud-init finished, and QEMU's age minus the guest's uptime (the firmware,
     shim and GRUB) as of now."""
-    pid = host.check_output("pgrep -f 'guest=%s,'" % BOOTED).split()[0]
-    qemu_age = int(host.check_output("ps -o etimes= -p %s" % pid))
+    qemu_age = int(host.check_output("ps -o etimes= -p %s" % qemu_pid(host)))
     uptime = guest_sh(host, "cut -d' ' -f1 /proc/uptime")[1]
     os.makedirs(os.path.join(PROJECT, ".cache", "logs"), exist_ok=True)
     with open(os.path.join(PROJECT, ".cache", "logs", "kvm-guests-boot.txt"), "w") as record:
@@ -70,15 +73,15 @@ def booted(host):
     """Waits until web1's console shows cloud-init finished; returns the console log."""
     started = time.time()
     deadline = time.time() + BOOT_TIMEOUT
-    log = ""
+    log, done = "", None
     while time.time() < deadline:
         log = host.file(CONSOLE_LOG).content_string if host.file(CONSOLE_LOG).exists else ""
-        if CLOUD_INIT_DONE.search(log):
+        done = CLOUD_INIT_DONE.search(log)
+        if done:
             break
         time.sleep(5)
-    assert CLOUD_INIT_DONE.search(log), "cloud-init did not finish within %d s; console tail:\n%s" % (
-        BOOT_TIMEOUT, log[-3000:])
-    record_boot_time(host, CLOUD_INIT_DONE.search(log).group(1), started)
+    assert done, "cloud-init did not finish within %d s; console tail:\n%s" % (BOOT_TIMEOUT, log[-3000:])
+    record_boot_time(host, done.group(1), started)
     # The agent starts with the guest's udev, a little after the console says finished.
     for _attempt in range(60):
         if host.run("virsh -c qemu:///system qemu-agent-command %s '{\"execute\":\"guest-ping\"}'" % BOOTED).rc == 0:
@@ -130,7 +133,7 @@ def test_guest_has_its_vtpm_and_its_address(host, booted):
 
 
 def test_qemu_runs_the_guest_without_kvm_and_without_a_graphics_server(host, booted):
-    pid = host.check_output("pgrep -f 'guest=%s,'" % BOOTED).split()[0]
+    pid = qemu_pid(host)
     cmdline = host.file("/proc/%s/cmdline" % pid).content_string.replace("\0", " ")
     assert "-accel tcg" in cmdline
     assert "-display none" in cmdline
