@@ -31,7 +31,7 @@ trap 'rm -rf "$results_dir"' EXIT
 step() {
   local name=$1 limit=$2 start rc slug
   shift 2
-  slug=$(tr -c 'a-z0-9\n' '-' <<<"${name,,}" | cut -c1-40)
+  slug=$(tr -c 'a-z0-9\n' '-' <<<"${name,,}" | cut -c1-64)
   start=$SECONDS
   log "$(date +%T) start: $name"
   # timeout runs programs, not shell functions: hand a function to a child bash.
@@ -72,6 +72,30 @@ build_and_install_collection() {
       ansible-doc -t filter kvmcloud.hypervisor.cidr_info >/dev/null)
 }
 
+# The controller support matrix: ansible-core 2.19 is the main virtualenv's; the older
+# versions each get a virtualenv of their own (scripts/core-venv.sh, pins in requirements.txt).
+older_cores=(2.17 2.18)
+
+# Runs a command with the controller virtualenv of an older ansible-core on PATH.
+with_core() {
+  local venv
+  venv=$(scripts/core-venv.sh "$1") && shift &&
+    PATH="$venv/bin:$PATH" VIRTUAL_ENV=$venv "$@"
+}
+
+# The collection in a team's larger playbook, from the tarball, under every ansible-core of
+# the matrix: converge, idempotence and verify of the Molecule scenario `larger` (one
+# container), plus sanity and units for the older versions. One after another: the
+# scenario's Molecule state is shared.
+controller_matrix() {
+  step "larger playbook from the tarball (ansible-core 2.19)" 480 tests/larger/run.sh
+  local core
+  for core in "${older_cores[@]}"; do
+    step "ansible-test sanity and units (ansible-core $core)" 300 with_core "$core" scripts/ansible-test.sh
+    step "larger playbook from the tarball (ansible-core $core)" 480 with_core "$core" tests/larger/run.sh
+  done
+}
+
 vm_flavors=(apparmor-trixie selinux-bookworm)
 if ! $quick; then
   # mmdebstrap spends its time on downloads and disk, not CPU: build the VM images while
@@ -83,26 +107,36 @@ if ! $quick; then
   tests/vm/build-guest-image.sh >"$logs/build-guest-image.log" 2>&1 &
 fi
 
-step "yamllint" 60 yamllint --strict .
-step "ansible-lint (production profile)" 180 ansible-lint --nocolor
+step "yamllint" 30 yamllint --strict .
+step "ansible-lint (production profile)" 150 ansible-lint --nocolor
 # shellcheck disable=SC2046 # one word per tracked file is what we want
-step "shellcheck" 60 shellcheck -x $(git ls-files "*.sh") .ci/run
-step "collection builds, installs and its docs render" 120 build_and_install_collection
-step "ansible-test sanity and units" 420 scripts/ansible-test.sh
-if ! $quick; then
+step "shellcheck" 30 shellcheck -x $(git ls-files "*.sh") .ci/run
+step "role READMEs agree with argument_specs and defaults" 30 python scripts/role-docs.py --check
+step "collection builds, installs and its docs render" 60 build_and_install_collection
+step "packaging: changelog, galaxy-importer, ansible-builder create" 240 \
+  bash -c 'scripts/package-checks.sh .cache/build/kvmcloud-hypervisor-*.tar.gz'
+step "ansible-test sanity and units (ansible-core 2.19)" 300 scripts/ansible-test.sh
+if $quick; then
+  for core in "${older_cores[@]}"; do
+    step "ansible-test sanity and units (ansible-core $core)" 300 with_core "$core" scripts/ansible-test.sh
+  done
+else
   step "molecule: default (Debian 12 + 13 containers)" 1500 molecule test --scenario-name default
   # Each VM scenario keeps one emulated CPU busy for most of its run; on two cores, running
-  # them side by side takes about as long as the slower one alone. The limits of all steps
-  # add up to 85 minutes (the two VM scenarios share theirs), which leaves bootstrap five of
-  # CI's 90: a slow step fails alone and the summary still prints.
+  # them side by side takes about as long as the slower one alone. The controller matrix
+  # (light: containers and ansible-test) runs next to them. The limits of all steps add up
+  # to 85 minutes (the VM scenarios and the matrix share their 45), which leaves bootstrap
+  # five of CI's 90: a slow step fails alone and the summary still prints.
   step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" 2700 \
     molecule test --scenario-name apparmor &
   apparmor_step=$!
   step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
     molecule test --scenario-name selinux &
   selinux_step=$!
-  # Only these two: dockerd, started by bootstrap, is a child of this shell too.
-  wait "$apparmor_step" "$selinux_step" || true
+  controller_matrix &
+  matrix_steps=$!
+  # Only these: dockerd, started by bootstrap, is a child of this shell too.
+  wait "$apparmor_step" "$selinux_step" "$matrix_steps" || true
   # A scenario stopped by its time limit never reached its destroy step.
   tests/vm/vm.sh stop apparmor-trixie >/dev/null 2>&1 || true
   tests/vm/vm.sh stop selinux-bookworm >/dev/null 2>&1 || true
