@@ -43,20 +43,29 @@ ensure_docker() {
   return 1
 }
 
-ensure_venv() {
-  local stamp=$VENV/.requirements.sha256 want
-  want=$(sha256sum "$REPO_ROOT/requirements.txt" | cut -d' ' -f1)
+# Makes virtualenv DIR and installs REQUIREMENTS (a pip requirements file) into it, unless
+# DIR's stamp already holds WANT (a hash of what those requirements are). With --clear a
+# rebuild starts from an empty virtualenv, so a pin taken out leaves nothing behind.
+ensure_venv_at() {
+  local dir=$1 requirements=$2 want=$3 clear=() stamp=$1/.requirements.sha256
+  [ "${4:-}" = --clear ] && clear=(--clear)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  log "Creating the virtualenv $VENV from requirements.txt"
-  if ! python3 -m venv "$VENV" 2>/dev/null; then
+  log "Creating the virtualenv $dir from $requirements"
+  rm -f "$stamp"
+  if ! python3 -m venv "${clear[@]}" "$dir" 2>/dev/null; then
     ensure_apt_packages python3-venv
-    python3 -m venv "$VENV"
+    python3 -m venv "${clear[@]}" "$dir"
   fi
-  "$VENV/bin/pip" install -q --upgrade pip >/dev/null
-  "$VENV/bin/pip" install -q -r "$REPO_ROOT/requirements.txt"
+  "$dir/bin/pip" install -q --upgrade pip >/dev/null
+  "$dir/bin/pip" install -q -r "$requirements" >&2
   echo "$want" >"$stamp"
+}
+
+ensure_venv() {
+  ensure_venv_at "$VENV" "$REPO_ROOT/requirements.txt" \
+    "$(sha256sum "$REPO_ROOT/requirements.txt" | cut -d' ' -f1)"
 }
 
 # Ansible finds collections only under an ansible_collections/NAMESPACE/NAME path.

@@ -108,23 +108,14 @@ bundle_path() {
 
 # Sets CORE_VENV.
 ensure_core_venv() {
-  local version=$1 pins want stamp
+  local version=$1 pins
   CORE_VENV=$REPO_ROOT/.cache/venvs/core-$version
-  stamp=$CORE_VENV/.requirements.sha256
   pins=$(version_pins "$version")
-  want=$( { python3 --version; echo "$pins"; } | sha256sum | cut -d' ' -f1)
-  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    log "Creating the virtualenv $CORE_VENV for ansible-core $version"
-    rm -f "$stamp"
-    if ! python3 -m venv --clear "$CORE_VENV" 2>/dev/null; then
-      ensure_apt_packages python3-venv
-      python3 -m venv --clear "$CORE_VENV"
-    fi
-    echo "$pins" >"$CORE_VENV/installed-pins.txt"
-    "$CORE_VENV/bin/pip" install -q --upgrade pip >&2
-    "$CORE_VENV/bin/pip" install -q -r "$CORE_VENV/installed-pins.txt" >&2
-    echo "$want" >"$stamp"
-  fi
+  # Beside the virtualenv, which --clear empties.
+  mkdir -p "$REPO_ROOT/.cache/venvs"
+  echo "$pins" >"$CORE_VENV.pins"
+  ensure_venv_at "$CORE_VENV" "$CORE_VENV.pins" \
+    "$( { python3 --version; echo "$pins"; } | sha256sum | cut -d' ' -f1)" --clear
 }
 
 main() {
