@@ -154,7 +154,7 @@ def bench_converge(args, workdir):
         packages = sorted(manual_packages(hosts[0]) - base)
         floor_s = floor(hosts[1], packages)
         reruns = []
-        for _ in range(args.runs):
+        for _run in range(args.runs):
             took, output = run_playbook(inventory, 1, workdir)
             reruns.append((took,) + count_tasks(output, hosts[0]))
         return {
@@ -173,7 +173,7 @@ def bench_facts(args, inventory, host):
 
     def timed(module, module_args):
         values = []
-        for _ in range(args.facts_calls):
+        for _call in range(args.facts_calls):
             started = time.monotonic()
             subprocess.run(["ansible", host, "-i", inventory, "-b", "-m", module, "-a", module_args],
                            cwd=REPO, env=env, check=True, capture_output=True)
@@ -196,7 +196,7 @@ def bench_fleet(args, workdir):
         results = {}
         for count in args.fleet:
             inventory = write_inventory(workdir, names[:count])
-            results[count] = summary([run_playbook(inventory, count, workdir)[0] for _ in range(args.runs)])
+            results[count] = summary([run_playbook(inventory, count, workdir)[0] for _run in range(args.runs)])
         return results
     finally:
         remove_hosts(names)

@@ -14,6 +14,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_validate 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.kvm_device import kvm_api_version, kvm_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.memory_facts import iommu_facts, memory_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network_facts import network_facts
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.package_db import package_db_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.security_facts import security_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.virt_stack_facts import virt_stack_facts
 
@@ -72,6 +73,7 @@ def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe
         'security': security_facts(fs),
         'virt_stack': virt_stack_facts(fs, runner, gather_capabilities),
         'network': network_facts(fs, runner),
+        'package_db': package_db_facts(fs),
         'host_validate': {'installed': fs.find_bin('virt-host-validate') is not None, 'ran': False,
                           'rc': None, 'checks': [], 'counts': {}},
     }

@@ -241,4 +241,7 @@ def network_link_facts(fs, runner):
         'connection_address': address,
         'management_interfaces': sorted(reasons),
         'management_reasons': reasons,
+        # br_netfilter's sysctls exist only while the module is loaded; procps brings sysctl.
+        'bridge_sysctls': fs.isdir('/proc/sys/net/bridge'),
+        'sysctl_installed': fs.find_bin('sysctl') is not None,
     }

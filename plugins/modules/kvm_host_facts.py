@@ -140,6 +140,12 @@ ansible_facts:
               C(sriov_interfaces) (list of C(name), C(total_vfs), C(num_vfs)).
           type: dict
           returned: always
+        package_db:
+          description:
+            - C(manager) (dpkg, rpm or null) and C(interrupted), true when an interrupted dpkg run left
+              changes it never finished (apt then refuses to install until C(dpkg --configure -a) runs).
+          type: dict
+          returned: always
         host_validate:
           description:
             - C(installed), C(ran), C(rc), C(counts) (per result) and C(checks), a list of

@@ -105,6 +105,14 @@ ansible_facts:
           returned: always
           sample: {"br0": "carries the IPv4 default route; carries this SSH connection (local address 192.0.2.10)",
                    "eth0": "port of management bridge br0"}
+        bridge_sysctls:
+          description: Whether the bridge netfilter sysctls (C(/proc/sys/net/bridge)) exist, that is, br_netfilter is loaded.
+          type: bool
+          returned: always
+        sysctl_installed:
+          description: Whether the C(sysctl) program (procps) is installed.
+          type: bool
+          returned: always
 '''
 
 from ansible.module_utils.basic import AnsibleModule

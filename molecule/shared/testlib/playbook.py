@@ -26,3 +26,26 @@ def recap(output, host):
     line = re.search(r"^%s\s+:(.*)$" % re.escape(host), output, re.MULTILINE)
     assert line, "no PLAY RECAP line for %s in:\n%s" % (host, output[-3000:])
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def start_playbook(*args, limit):
+    """Starts playbooks/kvm_host.yml in the background, in a process group of its own so a
+    test can kill it mid-run as a lost session or a crashed controller would."""
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.Popen(
+        ["ansible-playbook", "-i", inventory, "--limit", limit, PLAYBOOK, *args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+def changed_tasks(output, host):
+    """The names of the tasks and handlers that reported a change on one host, from the
+    default callback's output."""
+    changed, current = set(), None
+    for line in output.splitlines():
+        header = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
+        if header:
+            current = header.group(1)
+        elif line.startswith("changed: [%s]" % host):
+            changed.add(current)
+    return changed

@@ -292,3 +292,10 @@ def test_host_validate_runs_only_when_asked(make_host):
     assert ran['counts'] == {'PASS': 7, 'WARN': 3, 'FAIL': 1}
     assert ran['checks'][0]['result'] == 'FAIL'
     assert ran['checks'][0]['check'] == 'Checking for hardware virtualization'
+
+
+def test_dpkg_interrupted_mid_install_is_reported(make_host):
+    clean = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/tmp.i': ''}), FakeRunner())
+    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False}
+    interrupted = collect(make_host({'/var/lib/dpkg/updates/0004': 'Package: ovmf\n'}), FakeRunner())
+    assert interrupted['package_db'] == {'manager': 'dpkg', 'interrupted': True}

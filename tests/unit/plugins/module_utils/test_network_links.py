@@ -139,6 +139,13 @@ def test_no_sshd_above_means_no_connection_interface(make_host):
     assert facts['connection_interface'] == ''
     assert facts['connection_address'] == ''
     assert facts['management_interfaces'] == ['ens2']
+    assert (facts['bridge_sysctls'], facts['sysctl_installed']) == (False, False)
+
+
+def test_bridge_sysctls_and_sysctl_program_are_reported(make_host):
+    files = {'/usr/sbin/ip': '', '/usr/sbin/sysctl': '', '/proc/sys/net/bridge/bridge-nf-call-iptables': '1\n'}
+    facts = network_link_facts(make_host(files), FakeRunner(ip_answers()))
+    assert (facts['bridge_sysctls'], facts['sysctl_installed']) == (True, True)
 
 
 @pytest.mark.parametrize('tcp6, inode, address', [(TCP6_MAPPED, '7001', '192.0.2.10'),

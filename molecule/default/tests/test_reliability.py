@@ -1,0 +1,167 @@
+"""What a rerun of playbooks/kvm_host.yml survives on a converged host: a run killed during
+a package install or between a config write and the daemon's restart, package sources that
+do not answer, hand-made drift, and config that libvirt would refuse.
+
+One host is enough: each case costs at least one whole playbook run. The cases put the host
+back as they found it, so their order does not matter.
+"""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from playbook import changed_tasks, recap, run_playbook, start_playbook
+from test_bad_input import SNAPSHOT
+from test_kvm_audit import audit
+
+pytestmark = pytest.mark.only_hosts("kvmhost-trixie")
+
+# Installed by kvm_host, and nothing else depends on them: removing them leaves the rest of
+# the host converged.
+REMOVABLE = ["ovmf", "augeas-tools"]
+
+
+def in_container(hostname, script, timeout=60):
+    """A shell script in the test host, straight through docker: quicker than testinfra's
+    Ansible backend, which matters while a playbook runs."""
+    return subprocess.run(["docker", "exec", hostname, "sh", "-c", script], capture_output=True, text=True,
+                          check=False, timeout=timeout)
+
+
+def statuses(host, hostname):
+    return {cid: control["status"] for cid, control in audit(host, hostname).items()}
+
+
+def kill_playbook_when(hostname, condition, then="true", args=(), timeout=600):
+    """Starts the playbook, waits in the host until the shell condition holds, runs `then`
+    there, and kills the playbook's whole process group: no handler, no cleanup."""
+    watcher = "for i in $(seq %d); do if %s; then %s; exit 0; fi; sleep 0.05; done; exit 1" % (
+        timeout * 20, condition, then)
+    run = start_playbook(*args, limit=hostname)
+    try:
+        caught = in_container(hostname, watcher, timeout=timeout + 30)
+    finally:
+        subprocess.run(["kill", "-KILL", "--", "-%d" % run.pid], check=False)
+        run.wait()
+    assert caught.returncode == 0, "the playbook never reached the point to interrupt: %s" % caught.stderr
+
+
+def daemon_times(hostname):
+    """(ActiveState, when libvirtd last started, when qemu.conf last changed), in seconds."""
+    out = in_container(hostname, "systemctl show --timestamp=unix --value --property=ActiveState,ActiveEnterTimestamp"
+                                 " libvirtd.service; stat -c %Y /etc/libvirt/qemu.conf").stdout.split()
+    return out[0], int(out[1].lstrip("@")), int(out[2])
+
+
+def test_run_killed_during_the_package_install_converges_on_rerun(host, hostname):
+    before = statuses(host, hostname)
+    assert in_container(hostname, "apt-get remove -y -qq %s" % " ".join(REMOVABLE), timeout=300).returncode == 0
+    # dpkg journals each step under updates/ while it works: kill it there, as a crash would.
+    kill_playbook_when(hostname, "ls /var/lib/dpkg/updates | grep -q '^[0-9]'",
+                       then="pkill -KILL -x dpkg; pkill -KILL -x apt-get")
+    audit_out = in_container(hostname, "ls /var/lib/dpkg/updates; dpkg --audit").stdout
+    assert audit_out.strip(), "dpkg was not left interrupted"
+    result = run_playbook(limit=hostname)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "Packages an interrupted run left half installed are finished first" in output
+    assert in_container(hostname, "dpkg --audit").stdout.strip() == ""
+    installed = in_container(hostname, "dpkg-query -W -f '${Status}\\n' %s" % " ".join(REMOVABLE)).stdout
+    assert installed.splitlines() == ["install ok installed"] * len(REMOVABLE), installed
+    assert statuses(host, hostname) == before
+
+
+def test_run_killed_between_config_write_and_restart_converges_on_rerun(hostname):
+    setting = json.dumps({"kvm_host_qemu_conf": {"max_files": 32768}})
+    # A running guest keeps the daemon up, so a stale one cannot hide behind an idle exit.
+    in_container(hostname, "systemctl start libvirtd.service")
+    try:
+        kill_playbook_when(hostname, "grep -q '^max_files = 32768$' /etc/libvirt/qemu.conf", args=("-e", setting))
+        state, started, written = daemon_times(hostname)
+        assert state == "active" and started < written, "the daemon was restarted before the kill"
+        result = run_playbook("-e", setting, limit=hostname)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        assert "Restart the libvirt daemon (kvm_host)" in changed_tasks(output, hostname)
+        state, started, written = daemon_times(hostname)
+        assert state == "active" and started >= written
+    finally:
+        in_container(hostname, "sed -i '/^max_files = 32768$/d' /etc/libvirt/qemu.conf"
+                               " && sleep 1 && systemctl restart libvirtd.service")
+
+
+def test_unreachable_package_sources_fail_clearly_and_change_nothing(host, hostname):
+    # A mirror that does not answer: every download goes to a closed port on the host itself.
+    broken = "/etc/apt/apt.conf.d/99kvmcloud-test-unreachable"
+    assert in_container(hostname, "apt-get remove -y -qq ovmf && mkdir -p /root/held"
+                                  " && mv /var/cache/apt/archives/ovmf_*.deb /root/held/ 2>/dev/null;"
+                                  " printf 'Acquire::http::Proxy \"http://127.0.0.1:9/\";\\n"
+                                  "Acquire::https::Proxy \"http://127.0.0.1:9/\";\\n' > " + broken,
+                        timeout=300).returncode == 0
+    try:
+        before = host.run_expect([0], SNAPSHOT).stdout
+        result = run_playbook(limit=hostname)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "kvm_host could not install" in output and "ovmf" in output, output[-3000:]
+        assert "stopped before changing its configuration" in output
+        assert "127.0.0.1" in output, "apt's own reason is missing:\n" + output[-3000:]
+        assert recap(result.stdout, hostname)["changed"] == 0
+        assert host.run_expect([0], SNAPSHOT).stdout == before
+    finally:
+        in_container(hostname, "rm -f %s; mv /root/held/*.deb /var/cache/apt/archives/ 2>/dev/null;"
+                               " apt-get install -y -qq --no-install-recommends ovmf" % broken, timeout=600)
+    assert in_container(hostname, "dpkg-query -W -f '${Status}' ovmf").stdout == "install ok installed"
+
+
+def test_drift_is_put_back_and_only_the_drift_reported(host, hostname):
+    in_container(hostname, "systemctl start libvirtd.service")
+    time.sleep(1)
+    weaken = (
+        # A weakened control in qemu.conf, a socket anyone may use, and libvirt's NAT network.
+        "sed -i 's/^seccomp_sandbox = 1$/seccomp_sandbox = 0/' /etc/libvirt/qemu.conf"
+        " && chmod 0666 /run/libvirt/libvirt-sock"
+        " && virsh -q -c qemu:///system net-define /usr/share/libvirt/networks/default.xml"
+        " && virsh -q -c qemu:///system net-start default")
+    done = in_container(hostname, weaken)
+    assert done.returncode == 0, done.stderr
+    result = run_playbook(limit=hostname)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    host_role, hardening = "kvmcloud.hypervisor.kvm_host : ", "kvmcloud.hypervisor.kvm_hardening : "
+    assert changed_tasks(output, hostname) == {
+        # qemu.conf changed under a running daemon, and the socket mode.
+        host_role + "A running daemon that has not loaded its config files since they changed restarts",
+        host_role + "Live sockets whose group or mode drifted are re-created",
+        host_role + "Stop the libvirt services for the socket restart (kvm_host)",
+        host_role + "Restart the libvirt sockets (kvm_host)",
+        host_role + "Restart the libvirt daemon (kvm_host)",
+        # The NAT network, and the forwarding libvirt turned on when it started.
+        host_role + "The default NAT network of libvirt is removed",
+        hardening + "Forwarding is set as decided, now and at boot",
+        hardening + "The qemu.conf file confines QEMU (sVirt, seccomp, mount namespace, device ACL)",
+        hardening + "Restart the libvirt daemon (kvm_hardening)",
+    }
+    assert host.file("/run/libvirt/libvirt-sock").mode == 0o770
+    assert host.run_expect([0], "grep -c '^seccomp_sandbox = 1$' /etc/libvirt/qemu.conf").stdout.strip() == "1"
+    assert "default" not in host.run_expect([0], "virsh -c qemu:///system net-list --all --name").stdout.split()
+    assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "0"
+
+
+@pytest.mark.parametrize("conf_var, setting, path", [
+    ("kvm_host_qemu_conf", {"max_files": "plenty"}, "/etc/libvirt/qemu.conf"),
+    ("kvm_host_daemon_conf", {"max_clients": "lots"}, "/etc/libvirt/libvirtd.conf"),
+])
+def test_config_libvirt_would_refuse_never_reaches_the_daemon(hostname, conf_var, setting, path):
+    in_container(hostname, "systemctl start libvirtd.service")
+    before = in_container(hostname, "sha256sum %s; systemctl show --value --property=MainPID libvirtd.service" % path).stdout
+    result = run_playbook("-e", json.dumps({conf_var: setting}), limit=hostname)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "libvirt would refuse the new content" in output, output[-3000:]
+    # The same file, and the same daemon process: no restart into a broken config.
+    after = in_container(hostname, "sha256sum %s; systemctl show --value --property=MainPID libvirtd.service" % path).stdout
+    assert after == before
+    assert in_container(hostname, "systemctl is-active libvirtd.service").stdout.strip() == "active"
