@@ -11,14 +11,19 @@ PLAYBOOK = os.path.join(PROJECT, "playbooks", "kvm_host.yml")
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(PROJECT, ".collections"))
 
 
-def run_playbook(*args, limit, timeout=1500):
-    """Runs playbooks/kvm_host.yml against one test host with Molecule's inventory. A whole
-    run takes minutes in a TCG VM, hence the generous timeout."""
+def playbook_command(*args, limit):
+    """The ansible-playbook command line and environment that run playbooks/kvm_host.yml
+    against one test host with Molecule's inventory."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.run(
-        ["ansible-playbook", "-i", inventory, "--limit", limit, PLAYBOOK, *args],
-        capture_output=True, text=True, env=env, check=False, timeout=timeout)
+    return ["ansible-playbook", "-i", inventory, "--limit", limit, PLAYBOOK, *args], env
+
+
+def run_playbook(*args, limit, timeout=1500):
+    """Runs playbooks/kvm_host.yml and waits for it. A whole run takes minutes in a TCG VM,
+    hence the generous timeout."""
+    argv, env = playbook_command(*args, limit=limit)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=timeout)
 
 
 def recap(output, host):
@@ -31,11 +36,9 @@ def recap(output, host):
 def start_playbook(*args, limit):
     """Starts playbooks/kvm_host.yml in the background, in a process group of its own so a
     test can kill it mid-run as a lost session or a crashed controller would."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return subprocess.Popen(
-        ["ansible-playbook", "-i", inventory, "--limit", limit, PLAYBOOK, *args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    argv, env = playbook_command(*args, limit=limit)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
 
 
 def changed_tasks(output, host):
