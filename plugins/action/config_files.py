@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Controller side of kvmcloud.hypervisor.config_files: renders the templates, then calls the module once."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleActionFail, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+from ansible.template import generate_ansible_template_vars
+
+try:  # ansible-core 2.19 and later: templates must be marked as trusted
+    from ansible.template import trust_as_template
+    AnsibleEnvironment = None
+except ImportError:  # ansible-core 2.17 and 2.18
+    from ansible.template import AnsibleEnvironment
+    trust_as_template = None
+
+MODULE = 'kvmcloud.hypervisor.config_files'
+# What ansible.builtin.template renders with unless told otherwise.
+TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False)
+NEWLINE_SEQUENCE = '\n'
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        if task_vars is None:
+            task_vars = dict()
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+
+        try:
+            module_args = self._module_args(task_vars)
+            result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
+
+    def _module_args(self, task_vars):
+        """The task's arguments with every template rendered into content."""
+        args = dict(self._task.args)
+        files = args.get('files')
+        if not isinstance(files, list):
+            raise AnsibleActionFail('config_files: files must be a list of dicts, got %s' % type(files).__name__)
+        rendered = []
+        for index, entry in enumerate(files):
+            if not isinstance(entry, dict):
+                raise AnsibleActionFail('config_files: files[%d] must be a dict, got %s'
+                                        % (index, type(entry).__name__))
+            rendered.append(self._entry(index, dict(entry), task_vars))
+        args['files'] = rendered
+        return args
+
+    def _entry(self, index, entry, task_vars):
+        path = entry.get('path')
+        if not path or not isinstance(path, str):
+            raise AnsibleActionFail('config_files: files[%d]: path is required' % index)
+        label = 'config_files: files[%d] (%s)' % (index, path)
+        if entry.get('state', 'present') == 'absent':
+            # Nothing is written, so nothing is rendered.
+            for key in ('content', 'template', 'vars'):
+                entry.pop(key, None)
+            return entry
+        has_content = entry.get('content') is not None
+        has_template = entry.get('template') is not None
+        if has_content == has_template:
+            raise AnsibleActionFail('%s: give exactly one of content and template, not %s'
+                                    % (label, 'both' if has_content else 'neither'))
+        extra_vars = entry.pop('vars', None)
+        if has_content:
+            if extra_vars is not None:
+                raise AnsibleActionFail('%s: vars only go with template' % label)
+            if not isinstance(entry['content'], str):
+                raise AnsibleActionFail('%s: content must be a string, got %s (a filter such as to_nice_json '
+                                        'makes one)' % (label, type(entry['content']).__name__))
+            return entry
+        if extra_vars is not None and not isinstance(extra_vars, dict):
+            raise AnsibleActionFail('%s: vars must be a dict, got %s' % (label, type(extra_vars).__name__))
+        entry['content'] = self._render(label, entry.pop('template'), path, extra_vars or {}, task_vars)
+        return entry
+
+    def _render(self, label, name, dest, extra_vars, task_vars):
+        """name rendered as ansible.builtin.template renders its src, with extra_vars on top of task_vars."""
+        try:
+            source = self._find_needle('templates', name)
+        except AnsibleFileNotFound:
+            raise AnsibleActionFail('%s: template %s not found' % (label, name))
+
+        # Jinja includes are looked up in the search path, in 'templates' below each entry first.
+        searchpath = []
+        for path in list(task_vars.get('ansible_search_path', [])) + [self._loader._basedir, os.path.dirname(source)]:
+            searchpath.extend([os.path.join(path, 'templates'), path])
+
+        variables = task_vars.copy()
+        template_vars = generate_ansible_template_vars(name, source, dest)
+        if 'ansible_managed' in task_vars:  # set by the user: keep it, as ansible.builtin.template does since 2.19
+            template_vars.pop('ansible_managed', None)
+        variables.update(template_vars)
+        variables.update(extra_vars)
+
+        try:
+            if trust_as_template is not None:
+                data = trust_as_template(self._loader.get_text_file_contents(source))
+                templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=variables)
+                overrides = dict(TEMPLATE_OVERRIDES, newline_sequence=NEWLINE_SEQUENCE)
+                rendered = templar.template(data, escape_backslashes=False, overrides=overrides)
+            else:
+                real = self._loader.get_real_file(source)
+                try:
+                    with open(real, 'rb') as handle:
+                        data = to_text(handle.read(), errors='surrogate_or_strict')
+                finally:
+                    self._loader.cleanup_tmp_file(real)
+                templar = self._templar.copy_with_new_env(environment_class=AnsibleEnvironment, searchpath=searchpath,
+                                                          newline_sequence=NEWLINE_SEQUENCE,
+                                                          available_variables=variables)
+                rendered = templar.do_template(data, preserve_trailing_newlines=True, escape_backslashes=False,
+                                               overrides=dict(TEMPLATE_OVERRIDES))
+        except AnsibleError as exc:
+            raise AnsibleActionFail('%s: template %s: %s' % (label, name, to_text(exc)))
+        except UnicodeError:
+            raise AnsibleActionFail('%s: template %s is not UTF-8' % (label, name))
+        if rendered is None:
+            return ''
+        return rendered if isinstance(rendered, str) else to_text(rendered)

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from unittest import mock
+
+import pytest
+
+from ansible.errors import AnsibleActionFail
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+
+from ansible_collections.kvmcloud.hypervisor.plugins.action.config_files import ActionModule
+
+
+@pytest.fixture
+def layout(tmp_path):
+    """A play directory with templates/ and a role with its own templates/ and tasks/main.yml."""
+    play = tmp_path / 'play'
+    role = play / 'roles' / 'demo'
+    for directory in (play / 'templates', role / 'templates', role / 'tasks'):
+        directory.mkdir(parents=True)
+    (role / 'tasks' / 'main.yml').write_text('---\n[]\n')
+    (role / 'templates' / 'daemon.conf.j2').write_text(
+        '# {{ ansible_managed }}\n'
+        'name = "{{ daemon_name }}"\n'
+        '{% if listen %}\n'
+        'listen = {{ port }}\n'
+        '{% endif %}\n'
+        '{% include "footer.j2" %}\n')
+    (role / 'templates' / 'footer.j2').write_text('# for {{ template_destpath }}\n')
+    (role / 'templates' / 'same.j2').write_text('from the role\n')
+    (play / 'templates' / 'same.j2').write_text('from the play\n')
+    (play / 'templates' / 'play-only.j2').write_text('{{ greeting }} from the play\n')
+    (role / 'templates' / 'broken.j2').write_text('{{ no_such_variable }}\n')
+    return play, role
+
+
+def run_action(layout, args, extra_task_vars=None):
+    """Run the action plugin with _execute_module replaced; returns (result, module_args or None)."""
+    play, role = layout
+    loader = DataLoader()
+    loader.set_basedir(str(play))
+    task_vars = {'ansible_search_path': [str(role), str(play)], 'daemon_name': 'virtqemud', 'listen': True,
+                 'port': 16509, 'greeting': 'hello'}
+    task_vars.update(extra_task_vars or {})
+    task = mock.MagicMock()
+    task.args = args
+    task.async_val = 0
+    task.check_mode = False
+    task.get_search_path.return_value = [str(role), str(role / 'tasks')]
+    connection = mock.MagicMock()
+    connection._shell.tmpdir = None
+    action = ActionModule(task, connection, mock.MagicMock(), loader, Templar(loader=loader, variables=task_vars),
+                          None)
+    execute = mock.Mock(return_value={'changed': True, 'changed_paths': ['/etc/x']})
+    with mock.patch.object(ActionModule, '_execute_module', execute):
+        result = action.run(task_vars=task_vars)
+    if not execute.called:
+        return result, None
+    assert execute.call_count == 1
+    kwargs = execute.call_args[1]
+    assert kwargs['module_name'] == 'kvmcloud.hypervisor.config_files'
+    return result, kwargs['module_args']
+
+
+def test_templates_are_rendered_on_the_controller_and_the_module_called_once(layout):
+    files = [
+        {'path': '/etc/libvirt/virtqemud.conf', 'template': 'daemon.conf.j2', 'mode': '0644'},
+        {'path': '/etc/libvirt/virtproxyd.conf', 'template': 'daemon.conf.j2', 'mode': '0644',
+         'vars': {'daemon_name': 'virtproxyd', 'listen': False}},
+        {'path': '/etc/motd', 'content': 'plain\n', 'mode': '0644', 'owner': 'root', 'diff': False},
+        {'path': '/etc/same', 'template': 'same.j2', 'mode': '0644'},
+        {'path': '/etc/play-only', 'template': 'play-only.j2', 'mode': '0644'},
+        {'path': '/etc/old', 'state': 'absent', 'template': 'gone.j2', 'vars': {'a': 1}},
+    ]
+    result, module_args = run_action(layout, {'files': files, 'parents': False})
+    assert result == {'changed': True, 'changed_paths': ['/etc/x']}
+    assert module_args['parents'] is False
+    sent = module_args['files']
+    assert [entry['path'] for entry in sent] == [entry['path'] for entry in files]
+    assert all('template' not in entry and 'vars' not in entry for entry in sent)
+
+    lines = sent[0]['content'].split('\n')
+    assert lines[0].startswith('# Ansible managed')
+    assert lines[1:] == ['name = "virtqemud"', 'listen = 16509', '# for /etc/libvirt/virtqemud.conf', '']
+    # Per-file vars win over the task's; trim_blocks drops the newline after block tags.
+    assert sent[1]['content'].split('\n')[1:] == ['name = "virtproxyd"', '# for /etc/libvirt/virtproxyd.conf', '']
+    assert sent[2] == files[2]
+    # The role's templates/ comes before the play's, which is still searched.
+    assert sent[3]['content'] == 'from the role\n'
+    assert sent[4]['content'] == 'hello from the play\n'
+    # Nothing is rendered for an absent file.
+    assert sent[5] == {'path': '/etc/old', 'state': 'absent'}
+    # The task's own arguments are left alone.
+    assert files[0]['template'] == 'daemon.conf.j2'
+
+
+def test_a_user_set_ansible_managed_is_kept(layout):
+    result, module_args = run_action(layout, {'files': [{'path': '/etc/x', 'template': 'daemon.conf.j2',
+                                                         'mode': '0644'}]},
+                                     extra_task_vars={'ansible_managed': 'Managed by kvmcloud'})
+    assert module_args['files'][0]['content'].startswith('# Managed by kvmcloud\n')
+
+
+@pytest.mark.parametrize('entry, message', [
+    ({'template': 'foo.j2'}, 'config_files: files[2] (/etc/x): template foo.j2 not found'),
+    ({'template': 'daemon.conf.j2', 'content': 'x'}, 'config_files: files[2] (/etc/x): give exactly one of '
+                                                     'content and template, not both'),
+    ({}, 'config_files: files[2] (/etc/x): give exactly one of content and template, not neither'),
+    ({'content': {'a': 1}}, 'config_files: files[2] (/etc/x): content must be a string, got dict'),
+    ({'content': 'x', 'vars': {'a': 1}}, 'config_files: files[2] (/etc/x): vars only go with template'),
+    ({'template': 'daemon.conf.j2', 'vars': ['a']}, 'config_files: files[2] (/etc/x): vars must be a dict'),
+])
+def test_bad_entries_fail_before_the_module_runs(layout, entry, message):
+    files = [{'path': '/etc/a', 'content': 'a', 'mode': '0644'},
+             {'path': '/etc/b', 'template': 'same.j2', 'mode': '0644'},
+             dict(entry, path='/etc/x', mode='0644')]
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_action(layout, {'files': files})
+    assert str(caught.value).startswith(message)
+
+
+def test_template_errors_name_the_entry(layout):
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_action(layout, {'files': [{'path': '/etc/x', 'template': 'broken.j2', 'mode': '0644'}]})
+    assert str(caught.value).startswith('config_files: files[0] (/etc/x): template broken.j2: ')
+    assert 'no_such_variable' in str(caught.value)
+
+
+@pytest.mark.parametrize('args, message', [
+    ({'files': 'x'}, 'config_files: files must be a list of dicts, got str'),
+    ({}, 'config_files: files must be a list of dicts, got NoneType'),
+    ({'files': ['x']}, 'config_files: files[0] must be a dict, got str'),
+    ({'files': [{'content': 'x'}]}, 'config_files: files[0]: path is required'),
+])
+def test_bad_arguments(layout, args, message):
+    with pytest.raises(AnsibleActionFail) as caught:
+        run_action(layout, args)
+    assert str(caught.value).startswith(message)
