@@ -12,6 +12,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.container impo
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.cpu_facts import cpu_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_validate import run_host_validate
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.kvm_device import kvm_api_version, kvm_facts
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_objects import libvirt_objects, unit_states
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.memory_facts import iommu_facts, memory_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network_facts import network_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.package_db import package_db_facts
@@ -57,7 +58,8 @@ def kvm_reasons(cpu, kvm, container):
     return reasons
 
 
-def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe=kvm_api_version):
+def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe=kvm_api_version,
+            gather_libvirt_objects=False):
     cpu = cpu_facts(fs)
     kvm = kvm_facts(fs, cpu, api_probe=api_probe)
     container = detect_container(fs)
@@ -74,9 +76,13 @@ def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe
         'virt_stack': virt_stack_facts(fs, runner, gather_capabilities),
         'network': network_facts(fs, runner),
         'package_db': package_db_facts(fs),
+        'units': unit_states(fs, runner),
         'host_validate': {'installed': fs.find_bin('virt-host-validate') is not None, 'ran': False,
                           'rc': None, 'checks': [], 'counts': {}},
     }
     if host_validate:
         facts['host_validate'] = run_host_validate(fs, runner)
+    if gather_libvirt_objects:
+        facts['libvirt'] = libvirt_objects(fs, runner) if facts['virt_stack']['daemon_layout'] != 'none' else {
+            'read': False, 'note': 'libvirt not installed', 'pools': {}, 'networks': {}}
     return facts

@@ -114,6 +114,7 @@ def network_facts(fs, runner):
         'bridges': bridge_facts(fs, addresses, complete, default_ifaces),
         'sriov_interfaces': sriov_interfaces(fs),
         'ip_forward': fs.read_int('/proc/sys/net/ipv4/ip_forward'),
+        'ipv6_forwarding': fs.read_int('/proc/sys/net/ipv6/conf/all/forwarding'),
     }
 
 

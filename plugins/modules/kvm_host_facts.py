@@ -33,6 +33,14 @@ options:
       - Ask libvirt for its security models with C(virsh --readonly capabilities) when a libvirt socket exists.
     type: bool
     default: true
+  gather_libvirt_objects:
+    description:
+      - List libvirt's storage pools and networks with their state and autostart flag
+        (C(virsh --readonly pool-list --all) and C(net-list --all)), so a role can decide what to
+        define, start or remove without a call of its own.
+    type: bool
+    default: false
+    version_added: 0.4.0
 extends_documentation_fragment:
   - kvmcloud.hypervisor.read_only
 attributes:
@@ -135,11 +143,28 @@ ansible_facts:
         network:
           description:
             - C(default_route_interface), C(default_route_interface_ipv6), C(ip_forward),
+              C(ipv6_forwarding) (C(net.ipv6.conf.all.forwarding)),
               C(bridges) (list of C(name), C(ports), C(ipv4), C(ipv6_global), C(accept_ra),
               C(carries_host_address) (null when unknown), C(carries_default_route)),
               C(sriov_interfaces) (list of C(name), C(total_vfs), C(num_vfs)).
           type: dict
           returned: always
+        units:
+          description:
+            - libvirt's services and sockets of both daemon layouts and C(ksmtuned.service), each a dict of
+              C(file_state) (C(enabled), C(disabled), C(static), C(masked), C(not-found)...) and C(active)
+              (systemd's C(ActiveState), null when systemd cannot be asked), from one C(systemctl show).
+          type: dict
+          returned: always
+          version_added: 0.4.0
+        libvirt:
+          description:
+            - With O(gather_libvirt_objects), C(read) (bool), C(note) (why not read), C(pools) and
+              C(networks), each a dict by name of C(state) and C(autostart) (networks also C(persistent)),
+              as virsh prints them.
+          type: dict
+          returned: when O(gather_libvirt_objects) is true
+          version_added: 0.4.0
         package_db:
           description:
             - C(manager) (dpkg, rpm or null) and C(interrupted), true when an interrupted dpkg run left
@@ -165,6 +190,7 @@ def main():
         argument_spec=dict(
             virt_host_validate=dict(type='bool', default=False),
             gather_virsh_capabilities=dict(type='bool', default=True),
+            gather_libvirt_objects=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -173,6 +199,7 @@ def main():
         CommandRunner(module),
         gather_capabilities=module.params['gather_virsh_capabilities'],
         host_validate=module.params['virt_host_validate'],
+        gather_libvirt_objects=module.params['gather_libvirt_objects'],
     )
     module.exit_json(changed=False, ansible_facts={'kvm_host': facts})
 

@@ -145,7 +145,7 @@ def test_drift_is_put_back_and_only_the_drift_reported(host, hostname):
         host_role + "Restart the libvirt daemon (kvm_host)",
         # The NAT network, and the forwarding libvirt turned on when it started.
         host_role + "The default NAT network of libvirt is removed",
-        hardening + "Forwarding is set as decided, now and at boot",
+        hardening + "Forwarding is set as decided now",
         hardening + "The qemu.conf file confines QEMU (sVirt, seccomp, mount namespace, device ACL)",
         hardening + "Restart the libvirt daemon (kvm_hardening)",
     }

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Input checks of kvm_host and kvm_hardening that the argument specs cannot express.
+
+Each check returns messages that start from the variable to fix. Patterns match the whole
+string: Python's `$` would let a trailing newline through.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import os
+import re
+
+OCTAL_MODE = re.compile(r'0?[0-7]{3}')
+POOL_NAME = re.compile(r'[A-Za-z0-9_.-]+')
+ROOT_NAMES = ('root', '0', '+0')
+LOOPBACK = ('127.0.0.1', '::1', 'localhost')
+# qemu.conf keys kvm_hardening owns; kvm_host_qemu_conf must leave them to it.
+HARDENING_QEMU_KEYS = ('security_driver', 'security_default_confined', 'security_require_confined',
+                       'seccomp_sandbox', 'namespaces', 'cgroup_device_acl')
+
+
+def is_octal_mode(value):
+    return isinstance(value, str) and OCTAL_MODE.fullmatch(value) is not None
+
+
+def as_int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_bool(value):
+    """Ansible's boolean reading of a value: yes/no, true/false, on/off, 1/0."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
+
+
+def has_dotdot(path):
+    return '..' in path.split('/')
+
+
+def kvm_host_errors(params):
+    """params: layout, layouts_available, distribution, socket_modes {var: value},
+    hugepages_2m_count, storage_pools, pool_mode_default."""
+    errors = []
+    if params['layout'] not in params['layouts_available']:
+        errors.append('kvm_host_daemon_layout=%s is not available on %s: its libvirt packages ship only %s.'
+                      % (params['layout'], params['distribution'], ', '.join(params['layouts_available'])))
+    for var in sorted(params['socket_modes']):
+        value = params['socket_modes'][var]
+        if not is_octal_mode(value):
+            errors.append('%s=%s must be an octal mode string such as "0770".' % (var, value))
+    hugepages = as_int(params['hugepages_2m_count'])
+    if hugepages is None or hugepages < 0:
+        errors.append('kvm_host_hugepages_2m_count=%s must be 0 or more.' % params['hugepages_2m_count'])
+    pools = params['storage_pools']
+    for pool in pools:
+        path = str(pool.get('path', ''))
+        mode = pool.get('mode') or params['pool_mode_default']
+        if (POOL_NAME.fullmatch(str(pool.get('name', ''))) is None or not path.startswith('/')
+                or has_dotdot(path) or not is_octal_mode(mode)):
+            errors.append("kvm_host_storage_pools entry %s: the name may hold only letters, digits, '.', '_' "
+                          "and '-'; path (%s) must be absolute without '..'; mode (%s) must be an octal string."
+                          % (pool.get('name'), path, mode))
+    names = [pool.get('name') for pool in pools]
+    paths = [str(pool.get('path', '')).rstrip('/') for pool in pools]
+    repeated = [key for key, count in collections.Counter(names + paths).items() if count > 1]
+    if len(set(names)) != len(names) or len(set(paths)) != len(paths):
+        errors.append('kvm_host_storage_pools has duplicate names or paths: %s' % ', '.join(map(str, repeated)))
+    return errors
+
+
+def kvm_hardening_errors(params):
+    """params: mac, mac_name, mac_default, mac_enabled, mac_packages {mac: [packages]},
+    distribution, host_qemu_conf, ksm_disabled, host_ksm_enabled, ip_forward,
+    host_default_network_enabled, tls_enabled, tls_files {var: path}, tls_allowed_dn_list,
+    image_dirs. Controller paths are checked with os.path.isfile: they are read here."""
+    errors = []
+    if as_bool(params['mac_enabled']) and not params['mac_packages'].get(params['mac_name']):
+        errors.append('kvm_hardening_mac=%s: %s is not available on %s; use %s.'
+                      % (params['mac'], params['mac_name'], params['distribution'], params['mac_default']))
+    conf = params['host_qemu_conf'] or {}
+    weakened = (
+        any(key in conf for key in HARDENING_QEMU_KEYS)
+        or str(conf.get('user', 'libvirt-qemu')) in ROOT_NAMES
+        or str(conf.get('group', 'kvm')) in ROOT_NAMES
+        or not as_bool(conf.get('dynamic_ownership', True))
+        or not as_bool(conf.get('remember_owner', True))
+        or conf.get('stdio_handler', 'logd') != 'logd'
+        or conf.get('vnc_listen', '127.0.0.1') not in LOOPBACK
+        or conf.get('spice_listen', '127.0.0.1') not in LOOPBACK)
+    if weakened:
+        errors.append('kvm_host_qemu_conf weakens the hardening baseline or sets a key kvm_hardening owns (%s): '
+                      'QEMU must not run as root (Q4), keep dynamic_ownership and remember_owner (Q5), log '
+                      'through virtlogd (Q9) and keep consoles on loopback (L7). Set the owned keys through the '
+                      'kvm_hardening_* variables instead.' % ', '.join(HARDENING_QEMU_KEYS))
+    if as_bool(params['ksm_disabled']) and as_bool(params['host_ksm_enabled']):
+        errors.append('kvm_host_ksm_enabled is true but kvm_hardening_ksm_disabled is true (H2: shared pages are '
+                      'a side channel between tenants). Set one of them the other way.')
+    if not as_bool(params['ip_forward']) and as_bool(params['host_default_network_enabled']):
+        errors.append('kvm_host_default_network_enabled is true, but its NAT needs IP forwarding and '
+                      'kvm_hardening_ip_forward is false (H4). Set kvm_hardening_ip_forward: true to record '
+                      'that decision, or drop the default network.')
+    if as_bool(params['tls_enabled']):
+        files = params['tls_files']
+        if not all(files.values()) or not params['tls_allowed_dn_list']:
+            errors.append('kvm_hardening_tls_enabled is true, so kvm_hardening_tls_ca_cert, '
+                          'kvm_hardening_tls_server_cert and kvm_hardening_tls_server_key (files on the '
+                          'controller) and kvm_hardening_tls_allowed_dn_list (client certificate DNs allowed in) '
+                          'must all be set (L3).')
+        else:
+            errors.extend('%s=%s: no such file on the controller.' % (var, files[var])
+                          for var in sorted(files) if not os.path.isfile(str(files[var])))
+    for directory in params['image_dirs']:
+        if not isinstance(directory, str) or not directory.startswith('/') or has_dotdot(directory):
+            errors.append("kvm_hardening_image_dirs entry %s must be an absolute path without '..'." % (directory,))
+    return errors

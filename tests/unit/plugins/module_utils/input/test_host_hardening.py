@@ -1,0 +1,132 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
+    kvm_hardening_errors, kvm_host_errors)
+
+
+def host_params(**changes):
+    params = {
+        'layout': 'monolithic', 'layouts_available': ['monolithic'], 'distribution': 'Debian',
+        'socket_modes': {'kvm_host_socket_rw_mode': '0770', 'kvm_host_socket_ro_mode': '0770',
+                         'kvm_host_socket_admin_mode': '0700'},
+        'hugepages_2m_count': 0,
+        'storage_pools': [{'name': 'default', 'path': '/var/lib/libvirt/images'}],
+        'pool_mode_default': '0711',
+    }
+    params.update(changes)
+    return params
+
+
+def hardening_params(**changes):
+    params = {
+        'mac': 'auto', 'mac_name': 'apparmor', 'mac_default': 'apparmor', 'mac_enabled': True,
+        'mac_packages': {'apparmor': ['apparmor'], 'selinux': []}, 'distribution': 'Debian',
+        'host_qemu_conf': {}, 'ksm_disabled': True, 'host_ksm_enabled': False, 'ip_forward': False,
+        'host_default_network_enabled': False, 'tls_enabled': False,
+        'tls_files': {'kvm_hardening_tls_ca_cert': '', 'kvm_hardening_tls_server_cert': '',
+                      'kvm_hardening_tls_server_key': ''},
+        'tls_allowed_dn_list': [], 'image_dirs': ['/var/lib/libvirt/images'],
+    }
+    params.update(changes)
+    return params
+
+
+def test_defaults_pass():
+    assert kvm_host_errors(host_params()) == []
+    assert kvm_hardening_errors(hardening_params()) == []
+
+
+def test_layout_not_shipped():
+    assert kvm_host_errors(host_params(layout='modular')) == [
+        'kvm_host_daemon_layout=modular is not available on Debian: its libvirt packages ship only monolithic.']
+
+
+@pytest.mark.parametrize('mode', ['rw-rw----', '0770\n', 770, '0880', ''])
+def test_socket_mode_must_be_an_octal_string(mode):
+    errors = kvm_host_errors(host_params(socket_modes={'kvm_host_socket_rw_mode': mode}))
+    assert errors == ['kvm_host_socket_rw_mode=%s must be an octal mode string such as "0770".' % mode]
+
+
+@pytest.mark.parametrize('count', [-4, 'many'])
+def test_hugepages_zero_or_more(count):
+    assert kvm_host_errors(host_params(hugepages_2m_count=count)) == [
+        'kvm_host_hugepages_2m_count=%s must be 0 or more.' % count]
+
+
+@pytest.mark.parametrize('pool', [
+    {'name': 'rel', 'path': 'srv/images'},
+    {'name': 'up', 'path': '/srv/../etc'},
+    {'name': 'bad name', 'path': '/srv/a'},
+    {'name': 'nl\n', 'path': '/srv/a'},
+    {'name': 'mode', 'path': '/srv/a', 'mode': '777\n'},
+])
+def test_pool_name_path_and_mode(pool):
+    errors = kvm_host_errors(host_params(storage_pools=[pool]))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_storage_pools entry %s:' % pool['name'])
+    assert "must be absolute without '..'" in errors[0]
+
+
+def test_duplicate_pools_named():
+    pools = [{'name': 'a', 'path': '/srv/a'}, {'name': 'a', 'path': '/srv/b/'}, {'name': 'c', 'path': '/srv/b'}]
+    assert kvm_host_errors(host_params(storage_pools=pools)) == [
+        'kvm_host_storage_pools has duplicate names or paths: a, /srv/b']
+
+
+def test_mac_not_shipped():
+    errors = kvm_hardening_errors(hardening_params(mac='selinux', mac_name='selinux'))
+    assert errors == ['kvm_hardening_mac=selinux: selinux is not available on Debian; use apparmor.']
+    assert kvm_hardening_errors(hardening_params(mac='selinux', mac_name='selinux', mac_enabled='false')) == []
+
+
+@pytest.mark.parametrize('conf', [
+    {'security_driver': 'none'}, {'seccomp_sandbox': 0}, {'user': 'root'}, {'user': 0}, {'group': '+0'},
+    {'dynamic_ownership': False}, {'remember_owner': 'no'}, {'stdio_handler': 'file'},
+    {'vnc_listen': '0.0.0.0'}, {'spice_listen': '::'},
+])
+def test_qemu_conf_override_that_weakens_is_refused(conf):
+    errors = kvm_hardening_errors(hardening_params(host_qemu_conf=conf))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_qemu_conf weakens the hardening baseline')
+
+
+def test_qemu_conf_override_that_keeps_the_baseline_passes():
+    assert kvm_hardening_errors(hardening_params(host_qemu_conf={'max_files': 32768, 'vnc_listen': '::1'})) == []
+
+
+def test_ksm_both_ways():
+    errors = kvm_hardening_errors(hardening_params(host_ksm_enabled=True))
+    assert errors[0].startswith('kvm_host_ksm_enabled is true but kvm_hardening_ksm_disabled')
+
+
+def test_nat_network_needs_forwarding():
+    errors = kvm_hardening_errors(hardening_params(host_default_network_enabled='true'))
+    assert errors[0].startswith('kvm_host_default_network_enabled is true') and '(H4)' in errors[0]
+    assert kvm_hardening_errors(hardening_params(host_default_network_enabled=True, ip_forward=True)) == []
+
+
+def test_tls_needs_files_and_names():
+    errors = kvm_hardening_errors(hardening_params(tls_enabled=True))
+    assert errors[0].startswith('kvm_hardening_tls_enabled is true, so kvm_hardening_tls_ca_cert')
+
+
+def test_tls_files_must_exist_on_the_controller(tmp_path):
+    ca = tmp_path / 'ca.pem'
+    ca.write_text(u'x')
+    files = {'kvm_hardening_tls_ca_cert': str(ca), 'kvm_hardening_tls_server_cert': '/nonexistent/cert.pem',
+             'kvm_hardening_tls_server_key': '/nonexistent/key.pem'}
+    errors = kvm_hardening_errors(hardening_params(tls_enabled=True, tls_files=files, tls_allowed_dn_list=['CN=a']))
+    assert errors == ['kvm_hardening_tls_server_cert=/nonexistent/cert.pem: no such file on the controller.',
+                      'kvm_hardening_tls_server_key=/nonexistent/key.pem: no such file on the controller.']
+
+
+@pytest.mark.parametrize('directory', ['images', '/srv/../etc', 7])
+def test_image_dirs_absolute(directory):
+    assert kvm_hardening_errors(hardening_params(image_dirs=[directory])) == [
+        "kvm_hardening_image_dirs entry %s must be an absolute path without '..'." % directory]
