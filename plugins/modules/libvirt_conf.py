@@ -29,8 +29,20 @@ options:
   path:
     description:
       - The libvirt configuration file.
+      - Required unless O(files) is given.
     type: path
-    required: true
+  files:
+    description:
+      - Several libvirt configuration files in one call, instead of O(path), O(settings) and O(lens):
+        each entry takes C(path), C(settings), C(lens), C(owner), C(group) and C(mode) with the meaning
+        of the options of the same name.
+      - Every file is edited and, when changed, validated with its lens before the first one is replaced,
+        so a refused value leaves all of them as they were.
+      - O(create) and O(backup) apply to every file; the other file options (SELinux context, attributes)
+        are only for O(path).
+    type: list
+    elements: dict
+    version_added: 0.4.0
   settings:
     description:
       - Keys to set, with their values.
@@ -39,8 +51,8 @@ options:
         C([ "a", "b" ]) on one line.
       - A value of V(null) removes every assignment of the key.
       - Strings with a line break or with both quote characters cannot be written and fail the task.
+      - Required unless O(files) is given.
     type: dict
-    required: true
   lens:
     description:
       - Augeas lens to validate the new content with before it replaces the file, for example
@@ -108,6 +120,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+files:
+  description: With O(files), for each file C(path), C(changed) and C(changed_keys).
+  returned: when O(files) is given
+  type: list
+  elements: dict
+  version_added: 0.4.0
 changed_keys:
   description: Keys whose assignment was added, changed or removed, sorted.
   returned: always
@@ -130,6 +148,9 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native, to_
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf import ConfError
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import edit_libvirt_conf
+
+# What one entry of files may hold.
+FILE_KEYS = ('path', 'settings', 'lens', 'owner', 'group', 'mode')
 
 _AUG_LINE = re.compile(r'/error/line = "(\d+)"')
 _AUG_MESSAGE = re.compile(r'/error/message = "(.*)"')
@@ -167,41 +188,28 @@ def augeas_problem(module, lens, candidate, text):
     return 'lens %s rejects line %d: %s (%s)' % (lens, number, bad, message.group(1) if message else report)
 
 
-def write_validated(module, path, text):
-    """Replace path with text atomically, after the lens accepted it. Fails the module otherwise."""
+def validated_candidate(module, path, text, lens):
+    """A temporary file beside path holding text, checked with lens. Fails the module (the
+    candidate removed) when libvirt would refuse it."""
     handle, candidate = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
+    accepted = False
     try:
         with os.fdopen(handle, 'wb') as out:
             out.write(to_bytes(text, errors='surrogate_or_strict'))
-        if module.params['lens']:
-            problem = augeas_problem(module, module.params['lens'], candidate, text)
-            if problem:
-                module.fail_json(msg='%s: not changed, libvirt would refuse the new content: %s' % (path, problem))
-        backup_file = None
-        if module.params['backup'] and os.path.exists(path):
-            backup_file = module.backup_local(path)
-        module.atomic_move(candidate, path, unsafe_writes=module.params['unsafe_writes'])
-        return backup_file
+        problem = augeas_problem(module, lens, candidate, text) if lens else None
+        if problem:
+            module.fail_json(msg='%s: not changed, libvirt would refuse the new content: %s' % (path, problem))
+        accepted = True
+        return candidate
     finally:
-        if os.path.exists(candidate):
+        if not accepted:
             os.unlink(candidate)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            settings=dict(type='dict', required=True),
-            lens=dict(type='str'),
-            create=dict(type='bool', default=True),
-            backup=dict(type='bool', default=False),
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
-    path = os.path.realpath(module.params['path'])
-    settings = module.params['settings']
-
+def plan(module, spec):
+    """Reads one file and works out its new text: {path, before, after, changed_keys}."""
+    path = os.path.realpath(spec['path'])
+    settings = spec['settings'] or {}
     try:
         before = read_text(path)
     except (IOError, OSError) as exc:
@@ -211,33 +219,84 @@ def main():
             module.fail_json(msg='%s does not exist and create=false' % path)
         if not os.path.isdir(os.path.dirname(path)):
             module.fail_json(msg='%s: directory %s does not exist' % (path, os.path.dirname(path)))
-
     try:
         after, changed_keys = edit_libvirt_conf(before, settings)
     except ConfError as exc:
         module.fail_json(msg='%s does not parse as a libvirt config file, not changed: %s' % (path, to_native(exc)))
     except ValueError as exc:
         module.fail_json(msg=to_native(exc))
+    return dict(spec, path=path, before=before, after=after, changed_keys=changed_keys)
 
-    # A missing file that nothing would be written to stays missing.
-    changed = after != (before or '')
-    result = dict(changed=changed, changed_keys=changed_keys)
-    if changed and not module.check_mode:
-        backup_file = write_validated(module, path, after)
-        if backup_file:
-            result['backup_file'] = backup_file
 
-    attr_diff = {}
-    if os.path.exists(path):
-        file_args = module.load_file_common_arguments(module.params, path=path)
-        result['changed'] = module.set_fs_attributes_if_different(file_args, result['changed'], diff=attr_diff)
+def file_specs(module):
+    params = module.params
+    if params['files'] is None:
+        if params['path'] is None or params['settings'] is None:
+            module.fail_json(msg='path and settings are required unless files is given')
+        return [dict(params, path=params['path'])]
+    specs = []
+    for index, entry in enumerate(params['files']):
+        unknown = set(entry) - set(FILE_KEYS)
+        if unknown or not entry.get('path') or not isinstance(entry.get('settings'), dict):
+            module.fail_json(msg='files[%d]: needs path and settings (a dict), and takes only %s; got %s'
+                                 % (index, ', '.join(FILE_KEYS), ', '.join(sorted(entry))))
+        spec = dict((key, None) for key in module.params if key not in ('files', 'settings'))
+        spec.update(dict((key, entry.get(key)) for key in FILE_KEYS))
+        specs.append(spec)
+    return specs
 
-    if module._diff:
-        text_diff = dict(before=before or '', after=after, before_header=path, after_header=path)
-        result['diff'] = [text_diff]
-        if attr_diff:
-            attr_diff['before_header'] = attr_diff['after_header'] = '%s (file attributes)' % path
-            result['diff'].append(attr_diff)
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path'),
+            files=dict(type='list', elements='dict'),
+            settings=dict(type='dict'),
+            lens=dict(type='str'),
+            create=dict(type='bool', default=True),
+            backup=dict(type='bool', default=False),
+        ),
+        add_file_common_args=True,
+        mutually_exclusive=[('files', 'path'), ('files', 'settings'), ('files', 'lens')],
+        supports_check_mode=True,
+    )
+    # Every file is read, edited and validated before the first one is replaced.
+    plans = [plan(module, spec) for spec in file_specs(module)]
+    candidates = {}
+    try:
+        if not module.check_mode:
+            for item in plans:
+                if item['after'] != (item['before'] or ''):
+                    candidates[item['path']] = validated_candidate(module, item['path'], item['after'], item['lens'])
+        result = dict(changed=False, files=[], diff=[])
+        for item in plans:
+            path = item['path']
+            # A missing file that nothing would be written to stays missing.
+            changed = item['after'] != (item['before'] or '')
+            if path in candidates:
+                if module.params['backup'] and os.path.exists(path):
+                    result['backup_file'] = module.backup_local(path)
+                module.atomic_move(candidates.pop(path), path, unsafe_writes=module.params['unsafe_writes'])
+            attr_diff = {}
+            if os.path.exists(path):
+                file_args = module.load_file_common_arguments(item, path=path)
+                changed = module.set_fs_attributes_if_different(file_args, changed, diff=attr_diff)
+            result['changed'] = result['changed'] or changed
+            result['files'].append(dict(path=path, changed=changed, changed_keys=item['changed_keys']))
+            result['diff'].append(dict(before=item['before'] or '', after=item['after'],
+                                       before_header=path, after_header=path))
+            if attr_diff:
+                attr_diff['before_header'] = attr_diff['after_header'] = '%s (file attributes)' % path
+                result['diff'].append(attr_diff)
+    finally:
+        for candidate in candidates.values():
+            os.unlink(candidate)
+    if module.params['files'] is None:
+        result['changed_keys'] = result.pop('files')[0]['changed_keys']
+    else:
+        result['changed_keys'] = sorted(set(key for entry in result['files'] for key in entry['changed_keys']))
+    if not module._diff:
+        del result['diff']
     module.exit_json(**result)
 
 

@@ -146,7 +146,7 @@ def test_drift_is_put_back_and_only_the_drift_reported(host, hostname):
         # The NAT network, and the forwarding libvirt turned on when it started.
         host_role + "The default NAT network of libvirt is removed",
         hardening + "Forwarding is set as decided now",
-        hardening + "The qemu.conf file confines QEMU (sVirt, seccomp, mount namespace, device ACL)",
+        hardening + "QEMU is confined (sVirt, seccomp, mount namespace, device ACL) and the daemon refuses plain TCP and audits",
         hardening + "Restart the libvirt daemon (kvm_hardening)",
     }
     assert host.file("/run/libvirt/libvirt-sock").mode == 0o770

@@ -227,3 +227,41 @@ def test_unwritable_value_fails(conf):
     result, failed, runner = run_module({'path': str(conf), 'settings': {'user': 'a"b\'c'}})
     assert failed and 'both quote characters' in result['msg']
     assert conf.read_text() == DEBIAN
+
+
+def test_files_edits_several_files_in_one_call(tmp_path):
+    qemu, daemon = tmp_path / 'qemu.conf', tmp_path / 'libvirtd.conf'
+    qemu.write_text(u'user = "libvirt-qemu"\n')
+    daemon.write_text(u'# libvirtd\n')
+    args = {'files': [{'path': str(qemu), 'settings': {'user': 'libvirt-qemu', 'seccomp_sandbox': 1},
+                       'lens': 'Libvirtd_qemu.lns', 'mode': '0600'},
+                      {'path': str(daemon), 'settings': {'listen_tcp': 0}, 'lens': 'Libvirtd.lns'}],
+            '_ansible_diff': True}
+    result, failed, _runner = run_module(args)
+    assert not failed, result
+    assert result['changed'] and result['changed_keys'] == ['listen_tcp', 'seccomp_sandbox']
+    assert [(entry['path'], entry['changed']) for entry in result['files']] == [(str(qemu), True), (str(daemon), True)]
+    assert 'seccomp_sandbox = 1' in qemu.read_text() and 'listen_tcp = 0' in daemon.read_text()
+    assert oct(os.stat(str(qemu)).st_mode & 0o777) == '0o600'
+    assert [diff['before_header'] for diff in result['diff']] == [str(qemu), '%s (file attributes)' % qemu, str(daemon)]
+    again, failed, _runner = run_module(args)
+    assert not failed and not again['changed']
+    assert sorted(os.listdir(str(tmp_path))) == ['libvirtd.conf', 'qemu.conf']
+
+
+def test_files_refused_by_a_lens_leave_every_file_as_it_was(tmp_path):
+    qemu, daemon = tmp_path / 'qemu.conf', tmp_path / 'libvirtd.conf'
+    qemu.write_text(u'# qemu\n')
+    daemon.write_text(u'# libvirtd\n')
+    args = {'files': [{'path': str(qemu), 'settings': {'seccomp_sandbox': 1}, 'lens': 'Libvirtd_qemu.lns'},
+                      {'path': str(daemon), 'settings': {'max_clients': 'lots'}, 'lens': 'Libvirtd.lns'}]}
+    answer = (0, '/augeas/files/x/error/line = "2"\n/augeas/files/x/error/message = "bad"\n', '')
+    result, failed, _runner = run_module(args, augtool_answer=answer)
+    assert failed and 'libvirt would refuse the new content' in result['msg']
+    assert qemu.read_text() == u'# qemu\n' and daemon.read_text() == u'# libvirtd\n'
+    assert sorted(os.listdir(str(tmp_path))) == ['libvirtd.conf', 'qemu.conf']
+
+
+def test_files_entry_without_settings_is_refused(tmp_path):
+    result, failed, _runner = run_module({"files": [{"path": str(tmp_path / "qemu.conf")}]})
+    assert failed and result['msg'].startswith('files[0]: needs path and settings')
