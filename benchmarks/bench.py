@@ -198,24 +198,68 @@ def task_seconds(task):
     return (parse(duration["end"]) - parse(duration["start"])).total_seconds() if "end" in duration else 0.0
 
 
+class Delegation:
+    """Which tasks are delegated away from their host, read from their source: ansible-core
+    2.19 strips _ansible_delegated_vars from the results callbacks see. A task is delegated
+    when it, or a block around it, has delegate_to (to another host than its own),
+    local_action or connection: local."""
+
+    def __init__(self):
+        self.files = {}
+
+    def __call__(self, task_path):
+        path, _sep, line = (task_path or "").rpartition(":")
+        if not path or not line.isdigit():
+            return False
+        if path not in self.files:
+            self.files[path] = {}
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    self.walk(yaml.compose(handle), False, self.files[path])
+            except (OSError, yaml.YAMLError):
+                pass
+        return self.files[path].get(int(line), False)
+
+    def walk(self, node, inherited, lines):
+        if isinstance(node, yaml.MappingNode):
+            keys = {key.value: value for key, value in node.value if isinstance(key, yaml.ScalarNode)}
+            delegate = keys.get("delegate_to")
+            connection = keys.get("connection")
+            inherited = inherited or "local_action" in keys or (
+                isinstance(delegate, yaml.ScalarNode) and delegate.value.replace(" ", "") != "{{inventory_hostname}}") or (
+                isinstance(connection, yaml.ScalarNode) and connection.value == "local")
+            lines[node.start_mark.line + 1] = inherited
+            for _key, value in node.value:
+                self.walk(value, inherited, lines)
+        elif isinstance(node, yaml.SequenceNode):
+            for value in node.value:
+                self.walk(value, inherited, lines)
+
+
+DELEGATED = Delegation()
+
+
 def count_tasks(output, host):
     """Tasks executed on one host (not skipped), the module round trips among them (a loop
     makes one per item not skipped, a retried task one per attempt; the controller's own
     actions and tasks delegated away make none), the tasks that reported a change, the tasks
     delegated away, and the seconds spent gathering facts."""
-    counts = {"tasks": 0, "round_trips": 0, "changed": 0, "delegated": 0, "gather_facts_s": 0.0}
+    counts = {"tasks": 0, "round_trips": 0, "changed": 0, "delegated": 0, "gather_facts_s": 0.0, "changed_tasks": []}
     for play in output["plays"]:
         for task in play["tasks"]:
             result = task["hosts"].get(host)
             if result is None or result.get("skipped"):
                 continue
             counts["tasks"] += 1
-            counts["changed"] += bool(result.get("changed"))
+            if result.get("changed"):
+                counts["changed"] += 1
+                counts["changed_tasks"].append(task["task"]["name"])
             action = result.get("action", "").rsplit(".", 1)[-1]
             if action in ("gather_facts", "setup"):
                 counts["gather_facts_s"] += task_seconds(task)
             if action in LOCAL_ACTIONS:
                 continue
+            delegated = DELEGATED(task["task"].get("path")) or bool(result.get("_ansible_delegated_vars"))
             items = result.get("results")
             # A loop's items carry ansible_loop_var; some modules return a "results" of their own.
             if not (isinstance(items, list) and items and all(isinstance(item, dict) and "ansible_loop_var" in item
@@ -224,7 +268,7 @@ def count_tasks(output, host):
             for item in items:
                 if item.get("skipped"):
                     continue
-                if item.get("_ansible_delegated_vars") or result.get("_ansible_delegated_vars"):
+                if delegated or item.get("_ansible_delegated_vars"):
                     counts["delegated"] += 1
                     continue
                 counts["round_trips"] += int(item.get("attempts") or 1)
@@ -264,8 +308,10 @@ def demo_host_vars(workdir, base_image):
     return host_vars
 
 
-def git_describe(tree):
-    return sh("git", "-C", tree, "describe", "--always", "--dirty", "--tags").strip()
+def describe_tree(tree):
+    """The commit, and whether the working tree (what runs) differs from it."""
+    commit = sh("git", "-C", tree, "rev-parse", "--short", "HEAD").strip()
+    return commit + (" + uncommitted changes" if sh("git", "-C", tree, "status", "--porcelain").strip() else "")
 
 
 class Bench:
@@ -273,8 +319,10 @@ class Bench:
 
     def __init__(self, args, workdir):
         self.args = args
+        self.sections = set(args.only)
         self.workdir = workdir
         self.started = set()
+        self.runs = 0
         self.host_vars = demo_host_vars(workdir, args.base_image)
         self.current = Code.linked("current", REPO, os.path.join(workdir, "collections-current"))
 
@@ -297,6 +345,9 @@ class Bench:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(proc.stdout + proc.stderr)
             raise BenchError("%s %s on %s failed (rc %d), output in %s" % (code.label, what, host, proc.returncode, path))
+        self.runs += 1
+        with open(os.path.join(self.workdir, "run-%02d-%s-%s.json" % (self.runs, code.label, host)), "w", encoding="utf-8") as handle:
+            handle.write(proc.stdout)
         output = json.loads(proc.stdout)
         check_origin(output, code, self.workdir)
         record = dict(count_tasks(output, host), seconds=round(took, 2))
@@ -325,9 +376,10 @@ class Bench:
         code.check_collection()
         return code, commit
 
-    def full_playbook(self, sections):
-        """Converge (and its floor), the no-change reruns against the baseline, the facts."""
-        result = {}
+    def full_playbook(self, result):
+        """Converge (and its floor), the no-change reruns against the baseline, the facts.
+        Fills result as it goes, so what was measured before a failure is kept."""
+        sections = self.sections
         host, floor_host, base_host = PREFIX + "c1", PREFIX + "f1", PREFIX + "b1"
         names = [host] + ([floor_host] if "converge" in sections else []) + ([base_host] if "baseline" in sections else [])
         try:
@@ -365,7 +417,6 @@ class Bench:
                 result["facts"] = self.facts(inventory, host)
         finally:
             self.remove(names)
-        return result
 
     def floor(self, converge, name, packages):
         """The same packages with one bare apt-get install, and libvirt's sockets started."""
@@ -397,7 +448,7 @@ class Bench:
             "facts_with_validate": timed("kvmcloud.hypervisor.kvm_host_facts", "virt_host_validate=true"),
         }
 
-    def peer(self):
+    def peer(self, result):
         """kvm_host alone against stackhpc.libvirt-host, each converged on its own host."""
         peer_host, ours_host = PREFIX + "p1", PREFIX + "k1"
         base_vars = {key: self.host_vars[key] for key in ("ansible_connection", "ansible_python_interpreter")}
@@ -428,18 +479,18 @@ class Bench:
                                       ("ours", self.current, ours_inventory, ours_playbook, ours_host)])
             peer = rerun_summary(records["peer"])
             ours = rerun_summary(records["ours"])
-            return {
+            result.update({
                 "peer_role": role, "peer_revision": peer_revision(self.args.peer_dir),
                 "peer": dict(peer, converge_s=peer_converge["seconds"],
                              packages_added=installed_packages(peer_host) - base_packages),
                 "ours": dict(ours, converge_s=ours_converge["seconds"],
                              packages_added=installed_packages(ours_host) - base_packages),
                 "ratio": round(ours["seconds"]["median"] / peer["seconds"]["median"], 2),
-            }
+            })
         finally:
             self.remove(names)
 
-    def fleet(self):
+    def fleet(self, result):
         """All hosts converge once, side by side; then the fleet sizes take turns rerunning
         their first N hosts with forks N."""
         sizes = sorted(set(self.args.fleet) | {1})
@@ -456,10 +507,9 @@ class Bench:
                 for count in sizes:
                     seconds[count].append(self.run(self.current, inventories[count], playbook, names[0], forks=count,
                                                    what="rerun %d/%d, %d hosts" % (run + 1, self.args.runs, count))["seconds"])
-            result = {"converge_s": converge["seconds"], "sizes": {str(count): summary(seconds[count]) for count in sizes}}
-            result["largest"] = sizes[-1]
+            result.update(converge_s=converge["seconds"], largest=sizes[-1],
+                          sizes={str(count): summary(seconds[count]) for count in sizes})
             result["ratio"] = round(result["sizes"][str(sizes[-1])]["median"] / result["sizes"]["1"]["median"], 2)
-            return result
         finally:
             self.remove(names)
 
@@ -470,6 +520,7 @@ def rerun_summary(records):
     return {"seconds": summary([record["seconds"] for record in records]),
             "tasks": last["tasks"], "round_trips": last["round_trips"], "delegated": last["delegated"],
             "gather_facts_s": last["gather_facts_s"], "changed": max(record["changed"] for record in records),
+            "changed_tasks": sorted({name for record in records for name in record["changed_tasks"]}),
             "counts_stable": len({(r["tasks"], r["round_trips"]) for r in records}) == 1}
 
 
@@ -496,11 +547,14 @@ def peer_revision(peer_dir):
 def peer_missing(peer_dir):
     if os.path.exists(os.path.join(peer_dir, "tasks", "main.yml")):
         return ""
-    rel = os.path.relpath(peer_dir)
-    return ("The peer role %s is not in %s. It is not part of this repository; get it with:\n"
+    path = os.path.abspath(peer_dir)
+    where = ""
+    if path.startswith(REPO + os.sep):
+        path, where = os.path.relpath(path, REPO), ", from the top of the checkout"
+    return ("The peer role %s is not in %s. It is not part of this repository; get it with%s:\n"
             "  git clone %s %s && git -C %s checkout -q %s\n"
             "or run the bench with --only converge,baseline,fleet,facts."
-            % (PEER_ROLE, rel, PEER_URL, rel, rel, PEER_COMMIT))
+            % (PEER_ROLE, path, where, PEER_URL, path, path, PEER_COMMIT))
 
 
 def verdict(value, limit):
@@ -512,7 +566,7 @@ def rerun_figures(rerun):
     text = "median %s s (min %s, max %s, %d runs); %s tasks, %s round trips" % (
         sec["median"], sec["min"], sec["max"], sec["runs"], rerun["tasks"], rerun["round_trips"])
     if rerun["changed"]:
-        text += ", **%s changed: not a no-change rerun**" % rerun["changed"]
+        text += ", **%s changed: not a no-change rerun** (%s)" % (rerun["changed"], "; ".join(rerun["changed_tasks"]))
     if not rerun["counts_stable"]:
         text += " (counts varied between reruns)"
     return text
@@ -532,11 +586,13 @@ def targets(result):
         rows.append(("1a/1b. Full playbook, no-change rerun: round trips, tasks", "not run",
                      "<= %s, <= %s" % (LIMIT_ROUND_TRIPS, LIMIT_TASKS), "", full.get("error", "")))
     baseline = full.get("baseline", {})
-    if "ratio" in baseline:
+    if "ratio" in baseline and rerun:
         ratio = baseline["ratio"]
         rows.append(("1c. Full playbook, no-change rerun: wall time, current / baseline", "%.2fx" % ratio,
                      "<= %sx" % LIMIT_BASELINE_RATIO, verdict(ratio, LIMIT_BASELINE_RATIO),
-                     "baseline %s (%s): %s" % (baseline["rev"], baseline["commit"], rerun_figures(baseline["rerun"]))))
+                     "current median %s s / baseline median %s s; baseline %s (%s): %s"
+                     % (rerun["seconds"]["median"], baseline["rerun"]["seconds"]["median"], baseline["rev"],
+                        baseline["commit"], rerun_figures(baseline["rerun"]))))
     else:
         rows.append(("1c. Full playbook, no-change rerun: wall time, current / baseline", "not run",
                      "<= %sx" % LIMIT_BASELINE_RATIO, "", baseline.get("error", full.get("error", ""))))
@@ -544,9 +600,9 @@ def targets(result):
     if "ratio" in peer:
         rows.append(("2. kvm_host alone / %s, no-change rerun" % peer["peer_role"], "%.2fx" % peer["ratio"],
                      "<= %sx" % LIMIT_PEER_RATIO, verdict(peer["ratio"], LIMIT_PEER_RATIO),
-                     "ours: %s; peer (%s): %s, of which fact gathering %s s; packages added: ours %s, peer %s"
-                     % (rerun_figures(peer["ours"]), peer["peer_revision"][:12], rerun_figures(peer["peer"]),
-                        peer["peer"]["gather_facts_s"], peer["ours"]["packages_added"], peer["peer"]["packages_added"])))
+                     "ours: %s; peer (%s, fact gathering %s s of each run): %s; packages added: ours %s, peer %s"
+                     % (rerun_figures(peer["ours"]), peer["peer_revision"][:12], peer["peer"]["gather_facts_s"],
+                        rerun_figures(peer["peer"]), peer["ours"]["packages_added"], peer["peer"]["packages_added"])))
     else:
         rows.append(("2. kvm_host alone / %s, no-change rerun" % PEER_ROLE, "not run", "<= %sx" % LIMIT_PEER_RATIO,
                      "", peer.get("error", "")))
@@ -554,13 +610,15 @@ def targets(result):
     if conv:
         rows.append(("3. Full playbook, fresh converge / bare-install floor", "%.2fx" % conv["ratio"],
                      "<= %sx" % LIMIT_CONVERGE_RATIO, verdict(conv["ratio"], LIMIT_CONVERGE_RATIO),
-                     "converge %s s, floor %s s (%d packages by one apt-get install, sockets started)"
+                     "converge %s s, floor %s s (one apt-get install of the %d packages the playbook asked for, sockets started)"
                      % (conv["converge_s"], conv["floor_s"], len(conv["packages"]))))
     else:
         rows.append(("3. Full playbook, fresh converge / bare-install floor", "not run",
                      "<= %sx" % LIMIT_CONVERGE_RATIO, "", full.get("error", "")))
     fleet = result.get("fleet", {})
-    if "ratio" in fleet:
+    if fleet.get("largest") == 1:
+        fleet = dict(fleet, error="--fleet named no size above 1")
+    if "ratio" in fleet and "error" not in fleet:
         largest = fleet["largest"]
         note = "" if largest == FLEET_TARGET_HOSTS else " (the target is for %d hosts)" % FLEET_TARGET_HOSTS
         rows.append(("4. Fleet of %d hosts, forks %d / 1 host, no-change rerun%s" % (largest, largest, note),
@@ -609,6 +667,8 @@ def parse_args():
     parser.add_argument("--peer-dir", default=PEER_DIR, help="the peer role's directory (default %s)" % os.path.relpath(PEER_DIR, REPO))
     parser.add_argument("--base-image", help="qcow2 for the guests' base image (default: a blank 64 MiB qcow2)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work directory: inventories, playbooks, each run's JSON output")
     args = parser.parse_args()
     args.fleet = [int(count) for count in args.fleet.split(",") if count]
     args.only = [section.strip() for section in args.only.split(",") if section.strip()]
@@ -628,7 +688,7 @@ def main():
     if subprocess.run(["docker", "image", "inspect", IMAGE], check=False, capture_output=True).returncode:
         sys.exit("image %s missing: run scripts/bootstrap.sh (bootstrap trixie) first" % IMAGE)
     workdir = tempfile.mkdtemp(prefix="kvmbench.")
-    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_describe(REPO),
+    result = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": describe_tree(REPO),
               "cpus": os.cpu_count(), "runs": args.runs, "sections": [s for s in SECTIONS if s in sections],
               "image": IMAGE, "base_image": args.base_image or "blank 64 MiB qcow2"}
     bench = Bench(args, workdir)
@@ -638,12 +698,13 @@ def main():
             wanted = {"full": {"converge", "baseline", "facts"}, "peer": {"peer"}, "fleet": {"fleet"}}[section]
             if not wanted & sections:
                 continue
+            result[section] = {}
             try:
-                result[section] = method(sections) if section == "full" else method()
+                method(result[section])
             except (BenchError, subprocess.CalledProcessError) as err:
                 failed = True
                 detail = err.stderr.strip()[-500:] if isinstance(err, subprocess.CalledProcessError) and err.stderr else ""
-                result[section] = {"error": ("%s %s" % (err, detail)).strip()}
+                result[section]["error"] = ("%s %s" % (err, detail)).strip()
                 log("%s: %s" % (section, result[section]["error"]))
     finally:
         remove_hosts(sorted(bench.started))
@@ -660,10 +721,12 @@ def main():
         handle.write("# %s\n\n%s" % (header, table))
     print(header + "\n\n" + table)
     print("Written: %s.json, %s.md" % (stem, stem))
+    if failed or args.keep:
+        print("Work directory kept: " + workdir, file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     if failed:
-        print("Logs of failed runs are kept in " + workdir, file=sys.stderr)
         sys.exit(1)
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
