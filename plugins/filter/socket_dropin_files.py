@@ -30,7 +30,9 @@ options:
 EXAMPLES = r"""
 - name: The libvirt unix sockets carry the configured group and modes
   kvmcloud.hypervisor.config_files:
-    files: "{{ {'libvirtd.socket': '0660', 'libvirtd-ro.socket': '0666'} | kvmcloud.hypervisor.socket_dropin_files('libvirt') }}"
+    files: "{{ socket_modes | kvmcloud.hypervisor.socket_dropin_files('libvirt') }}"
+  vars:
+    socket_modes: {libvirtd.socket: "0660", libvirtd-ro.socket: "0666"}
 """
 
 RETURN = r"""

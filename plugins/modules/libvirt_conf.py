@@ -33,8 +33,8 @@ options:
     type: path
   files:
     description:
-      - Several libvirt configuration files in one call, instead of O(path), O(settings) and O(lens):
-        each entry takes C(path), C(settings), C(lens), C(owner), C(group) and C(mode) with the meaning
+      - Several libvirt configuration files in one call, instead of O(path), O(settings) and O(lens).
+        Each entry takes C(path), C(settings), C(lens), C(owner), C(group) and C(mode), with the meaning
         of the options of the same name.
       - Every file is edited and, when changed, validated with its lens before the first one is replaced,
         so a refused value leaves all of them as they were.
