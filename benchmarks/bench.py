@@ -58,6 +58,8 @@ PLAYBOOK = os.path.join("playbooks", "kvm_host.yml")
 DEMO_INVENTORY = os.path.join(REPO, "inventories", "local", "hosts.yml")
 DEMO_HOST = "kvmcloud-demo"
 BASELINE_REV = "perf-baseline-0.3.0"
+# The commit that tag names (release 0.3.0), for a clone that did not fetch the tag.
+BASELINE_COMMIT = "b2ebed0e7735edb8c953dcae48290f063c8c8b9d"
 PEER_ROLE = "stackhpc.libvirt-host"
 PEER_URL = "https://github.com/stackhpc/ansible-role-libvirt-host.git"
 # The peer's commit the figures in README.md were measured on (v1.14.0-7-g9a947f7).
@@ -367,6 +369,9 @@ class Bench:
     def baseline_code(self):
         """The baseline exported into the work directory, with its own collection path."""
         rev = self.args.baseline
+        if rev == BASELINE_REV and subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", "-q", rev + "^{commit}"],
+                                                  capture_output=True, check=False).returncode != 0:
+            rev = BASELINE_COMMIT
         commit = sh("git", "-C", REPO, "rev-parse", "--verify", rev + "^{commit}").strip()
         tree = os.path.join(self.workdir, "baseline")
         os.makedirs(tree)
