@@ -8,9 +8,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
+import json
 import os
+from unittest import mock
 
 import pytest
+
+from ansible.module_utils import basic
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import HostFS
 
@@ -77,3 +82,39 @@ def make_host(tmp_path):
         build_tree(tmp_path, files)
         return FakeHost(str(tmp_path), owners)
     return factory
+
+
+class ModuleExit(Exception):
+    """What a module's exit_json or fail_json would have sent back."""
+
+    def __init__(self, result, failed):
+        Exception.__init__(self, result.get('msg', ''))
+        self.result = result
+        self.failed = failed
+
+
+def _exit_json(module, **result):
+    raise ModuleExit(result, failed=False)
+
+
+def _fail_json(module, **result):
+    raise ModuleExit(result, failed=True)
+
+
+def run_module_main(main, args, **methods):
+    """Runs a module's main() with args as its task arguments, AnsibleModule's methods named in
+    methods (run_command=..., log=...) replaced, and exit_json/fail_json caught.
+    Returns (result, failed)."""
+    try:
+        from ansible.module_utils.testing import patch_module_args
+        patched = patch_module_args(args)
+    except ImportError:  # ansible-core before 2.19
+        patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(patched)
+        methods = dict(methods, exit_json=_exit_json, fail_json=_fail_json)
+        for name, replacement in methods.items():
+            stack.enter_context(mock.patch.object(basic.AnsibleModule, name, replacement))
+        with pytest.raises(ModuleExit) as caught:
+            main()
+    return caught.value.result, caught.value.failed

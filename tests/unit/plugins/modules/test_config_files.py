@@ -17,47 +17,18 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.kvmcloud.hypervisor.plugins.modules import config_files
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import run_module_main
 
 # The tests chown files, so they run as root (as in the sandbox and in ansible-test's units run).
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root to chown')
-
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        Exception.__init__(self, result.get('msg', ''))
-        self.result = result
-        self.failed = failed
-
-
-def _exit_json(module, **result):
-    raise Exit(result, failed=False)
-
-
-def _fail_json(module, **result):
-    raise Exit(result, failed=True)
-
-
-@pytest.fixture(autouse=True)
-def no_real_exit(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
 
 
 def run_module(args, validate_answer=(0, '', '')):
     """Run the module; returns (result, failed, run_command mock, log mock)."""
     runner = mock.Mock(return_value=validate_answer)
     log = mock.Mock()
-    try:
-        from ansible.module_utils.testing import patch_module_args
-        patched = patch_module_args(args)
-    except ImportError:  # ansible-core before 2.19
-        patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
-    with patched, \
-            mock.patch.object(basic.AnsibleModule, 'run_command', runner), \
-            mock.patch.object(basic.AnsibleModule, 'log', log):
-        with pytest.raises(Exit) as caught:
-            config_files.main()
-    return caught.value.result, caught.value.failed, runner, log
+    result, failed = run_module_main(config_files.main, args, run_command=runner, log=log)
+    return result, failed, runner, log
 
 
 def attrs(path):
@@ -217,15 +188,8 @@ def test_validate_runs_on_a_temp_file_beside_the_target_with_the_final_mode(tmp_
 
     args = {'files': [{'path': str(path), 'content': 'root ALL=(ALL) ALL\n', 'mode': '0440',
                        'validate': 'visudo -cf %s'}]}
-    with mock.patch.object(basic.AnsibleModule, 'run_command', side_effect=check):
-        try:
-            from ansible.module_utils.testing import patch_module_args
-            patched = patch_module_args(args)
-        except ImportError:  # ansible-core before 2.19
-            patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
-        with patched, pytest.raises(Exit) as caught:
-            config_files.main()
-    assert not caught.value.failed, caught.value.result
+    result, failed = run_module_main(config_files.main, args, run_command=mock.Mock(side_effect=check))
+    assert not failed, result
     assert seen['argv'][:2] == ['visudo', '-cf']
     assert os.path.dirname(seen['argv'][2]) == str(tmp_path)
     assert seen['content'] == b'root ALL=(ALL) ALL\n'

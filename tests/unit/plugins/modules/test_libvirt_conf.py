@@ -6,18 +6,15 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import json
 import os
 import stat
 from unittest import mock
 
 import pytest
 
-from ansible.module_utils import basic
-
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import MARKER
 from ansible_collections.kvmcloud.hypervisor.plugins.modules import libvirt_conf
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text, run_module_main
 
 DEBIAN = fixture_text('qemu.conf.debian12-default')
 SETTINGS = {'user': 'libvirt-qemu', 'namespaces': ['mount'], 'seccomp_sandbox': 1}
@@ -32,41 +29,12 @@ AUGEAS_ERROR = '''/augeas/files/etc/libvirt/.qemu.conf.x/error = "parse_failed"
 '''
 
 
-class Exit(Exception):
-    def __init__(self, result, failed):
-        Exception.__init__(self, result.get('msg', ''))
-        self.result = result
-        self.failed = failed
-
-
-def _exit_json(module, **result):
-    raise Exit(result, failed=False)
-
-
-def _fail_json(module, **result):
-    raise Exit(result, failed=True)
-
-
-@pytest.fixture(autouse=True)
-def no_real_exit(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
-
-
 def run_module(args, augtool='/usr/bin/augtool', augtool_answer=(0, '', '')):
     """Run the module; returns (result, failed, run_command mock)."""
     runner = mock.Mock(return_value=augtool_answer)
-    try:
-        from ansible.module_utils.testing import patch_module_args
-        patched = patch_module_args(args)
-    except ImportError:  # ansible-core before 2.19
-        patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
-    with patched, \
-            mock.patch.object(basic.AnsibleModule, 'get_bin_path', return_value=augtool), \
-            mock.patch.object(basic.AnsibleModule, 'run_command', runner):
-        with pytest.raises(Exit) as caught:
-            libvirt_conf.main()
-    return caught.value.result, caught.value.failed, runner
+    result, failed = run_module_main(libvirt_conf.main, args, run_command=runner,
+                                     get_bin_path=mock.Mock(return_value=augtool))
+    return result, failed, runner
 
 
 @pytest.fixture
