@@ -4,12 +4,23 @@
 # where Ansible finds it, and the locally built base images. Safe to rerun: each step checks
 # first and does nothing when its result is already there.
 #
+# What is slow to build and keyed by a hash of its recipe (the virtualenvs, the VM and guest
+# images) lives outside the checkout, under ${KVMCLOUD_CACHE:-/var/cache/kvmcloud}, so every
+# checkout on the machine (CI's fresh clone too) reuses it. Each build has a directory of its
+# own, named for its hash (venvs/main-HASH, vm/apparmor-trixie-RECIPE, ...), and the
+# checkout's path for it (.venv, .cache/vm/FLAVOR, ...) is a symlink to it: two checkouts
+# with different recipes never share a build. A lock file beside each directory serialises
+# its builders; its mtime is the last use, and builds unused for KVMCLOUD_CACHE_KEEP_DAYS
+# (14) are removed when a sibling build of the same artefact is used.
+#
 # Source it (`. scripts/bootstrap.sh`) and call `bootstrap SUITE...`, or run it directly.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${KVMCLOUD_VENV:-$REPO_ROOT/.venv}
 COLLECTIONS_DIR=$REPO_ROOT/.collections
+# Absolute: the checkout's links point at it.
+KVMCLOUD_CACHE=$(realpath -m "${KVMCLOUD_CACHE:-/var/cache/kvmcloud}")
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -63,9 +74,66 @@ ensure_venv_at() {
   echo "$want" >"$stamp"
 }
 
+# Runs COMMAND... holding the lock of cache directory DIR (the file DIR.lock), and records
+# the use: of two builders at once, one builds and the other waits, then finds it built.
+with_cache_lock() {
+  local dir=$1
+  shift
+  mkdir -p "$(dirname "$dir")"
+  touch "$dir.lock"
+  (
+    flock 9
+    "$@"
+  ) 9>>"$dir.lock"
+}
+
+# Makes LINK, a path inside the checkout, a symlink to DIR, a directory of the cache. A real
+# directory at LINK (a checkout-local cache from before) is moved aside first and removed
+# once the link stands, so a program running from it finds the same files through the link.
+link_cache_dir() {
+  local dir=$1 link=$2 old=
+  [ -L "$link" ] && [ "$(readlink "$link")" = "$dir" ] && return 0
+  mkdir -p "$(dirname "$link")"
+  if [ -e "$link" ] && [ ! -L "$link" ]; then
+    old=$(mktemp -d "$link.old.XXXXXX")
+    mv "$link" "$old/" 2>/dev/null || true
+  fi
+  # A rename replaces the link in one step: nobody sees the path missing.
+  ln -sfn "$dir" "$link.new.$$"
+  mv -fT "$link.new.$$" "$link"
+  [ -z "$old" ] || rm -rf "$old"
+}
+
+# Removes the builds of DIR's artefact for other hashes (DIR is NAME-HASH: NAME-* with
+# another hash) that nobody has used for KVMCLOUD_CACHE_KEEP_DAYS days and nobody holds now.
+prune_cache_siblings() {
+  local dir=$1 other
+  for other in "${dir%-*}"-*; do
+    if [ "$other" = "$dir" ] || [ ! -d "$other" ] || [ -L "$other" ] ||
+      ! [[ ${other##*-} =~ ^[0-9a-f]{16}$ ]] ||
+      [ -z "$(find "$other.lock" -maxdepth 0 -mtime "+${KVMCLOUD_CACHE_KEEP_DAYS:-14}" 2>/dev/null)" ]; then
+      continue
+    fi
+    if flock -n "$other.lock" rm -rf "$other"; then
+      log "Removed $other (not used for ${KVMCLOUD_CACHE_KEEP_DAYS:-14} days)"
+      rm -f -- "$other".*
+    fi
+  done
+}
+
+# The main virtualenv: KVMCLOUD_VENV if set, else $KVMCLOUD_CACHE/venvs/main-HASH (HASH: of
+# requirements.txt) with .venv linked to it.
 ensure_venv() {
-  ensure_venv_at "$VENV" "$REPO_ROOT/requirements.txt" \
-    "$(sha256sum "$REPO_ROOT/requirements.txt" | cut -d' ' -f1)"
+  local want dir
+  want=$(sha256sum "$REPO_ROOT/requirements.txt" | cut -d' ' -f1)
+  if [ -n "${KVMCLOUD_VENV:-}" ]; then
+    ensure_venv_at "$VENV" "$REPO_ROOT/requirements.txt" "$want"
+    return 0
+  fi
+  dir=$KVMCLOUD_CACHE/venvs/main-${want:0:16}
+  with_cache_lock "$dir" ensure_venv_at "$dir" "$REPO_ROOT/requirements.txt" "$want"
+  link_cache_dir "$dir" "$VENV"
+  prune_cache_siblings "$dir"
 }
 
 # Ansible finds collections only under an ansible_collections/NAMESPACE/NAME path.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A controller virtualenv for one ansible-core minor version of the support matrix, for running
-# ansible-test, the playbooks and Molecule against that version: .cache/venvs/core-VERSION.
+# ansible-test, the playbooks and Molecule against that version: .cache/venvs/core-VERSION, a
+# symlink to $KVMCLOUD_CACHE/venvs/core-VERSION-HASH outside the checkout (scripts/bootstrap.sh),
+# which every checkout on the machine with the same pins shares.
 # The pins come from requirements.txt, the project's one requirements file:
 #   - a `# core-matrix: ansible-core==X.Y.Z [PKG==VER...]` comment line per version, where the
 #     optional PKG==VER pins replace or add to the tool pins for that version only;
@@ -12,13 +14,14 @@
 # `ansible` package would have put it, so Ansible finds it on sys.path as in the main virtualenv,
 # also where ANSIBLE_COLLECTIONS_PATH is overridden (molecule/*/molecule.yml, ansible-test).
 # Safe to rerun: a stamp holding the hash of what was installed makes a rerun do nothing, and
-# a changed pin rebuilds the virtualenv from scratch.
+# a changed pin gets a virtualenv of its own, built from scratch (the hash covers the pins,
+# python3's version and the `ansible` pin whose bundle is linked in).
 #
 # Usage: scripts/core-venv.sh VERSION        (VERSION is a minor version, e.g. 2.17)
-# Prints the virtualenv's path on stdout. VENV/collections.env sets ANSIBLE_COLLECTIONS_PATH to
-# the checkout's .collections plus the bundle; VENV/bundle-path holds the bundle path alone.
-# For example:
-#   venv=$(scripts/core-venv.sh 2.17) && . "$venv/bin/activate" && . "$venv/collections.env"
+# Prints the virtualenv's path on stdout. VENV.collections.env (beside it, in the checkout) sets
+# ANSIBLE_COLLECTIONS_PATH to the checkout's .collections plus the bundle; VENV/bundle-path
+# holds the bundle path alone. For example:
+#   venv=$(scripts/core-venv.sh 2.17) && . "$venv/bin/activate" && . "$venv.collections.env"
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -95,10 +98,13 @@ version_pins() {
   done
 }
 
-# The directory holding the main virtualenv's ansible_collections (the `ansible` package's bundle).
+# The directory holding the main virtualenv's ansible_collections (the `ansible` package's
+# bundle), in the cache itself rather than through the checkout's .venv link: the virtualenvs
+# there are shared with other checkouts.
 bundle_path() {
   local site
   site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  site=$(readlink -f "$site")
   if [ ! -d "$site/ansible_collections" ]; then
     echo "no collection bundle in $site; is the ansible package pinned in requirements.txt?" >&2
     return 1
@@ -106,31 +112,50 @@ bundle_path() {
   echo "$site"
 }
 
-# Sets CORE_VENV.
+# Builds VERSION's virtualenv in the cache if needed, linking BUNDLE's collections into it,
+# and points the checkout's link at it. Sets CORE_VENV (the link) and CORE_VENV_DIR.
 ensure_core_venv() {
-  local version=$1 pins
+  local version=$1 bundle=$2 pins want
   CORE_VENV=$REPO_ROOT/.cache/venvs/core-$version
   pins=$(version_pins "$version")
-  # Beside the virtualenv, which --clear empties.
-  mkdir -p "$REPO_ROOT/.cache/venvs"
-  echo "$pins" >"$CORE_VENV.pins"
-  ensure_venv_at "$CORE_VENV" "$CORE_VENV.pins" \
-    "$( { python3 --version; echo "$pins"; } | sha256sum | cut -d' ' -f1)" --clear
+  want=$( {
+    python3 --version
+    echo "$pins"
+    requirement_pins | grep -E '^ansible==' || true
+  } | sha256sum | cut -d' ' -f1)
+  CORE_VENV_DIR=$KVMCLOUD_CACHE/venvs/core-$version-${want:0:16}
+  with_cache_lock "$CORE_VENV_DIR" build_core_venv "$CORE_VENV_DIR" "$pins" "$want" "$bundle"
+  link_cache_dir "$CORE_VENV_DIR" "$CORE_VENV"
+  # What a checkout-local virtualenv of before left beside it.
+  rm -f "$CORE_VENV.pins"
+  prune_cache_siblings "$CORE_VENV_DIR"
+}
+
+# Run under the virtualenv's lock: the pins (beside the virtualenv, which --clear empties),
+# the virtualenv, and the link to the bundle, replaced in one step when it changed.
+build_core_venv() {
+  local dir=$1 pins=$2 want=$3 bundle=$4 site
+  echo "$pins" >"$dir.pins"
+  ensure_venv_at "$dir" "$dir.pins" "$want" --clear
+  site=$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if [ "$(readlink "$site/ansible_collections")" != "$bundle/ansible_collections" ]; then
+    ln -sfn "$bundle/ansible_collections" "$site/ansible_collections.new"
+    mv -fT "$site/ansible_collections.new" "$site/ansible_collections"
+  fi
+  echo "$bundle" >"$dir/bundle-path"
 }
 
 main() {
   [ $# -eq 1 ] || usage
   [[ $1 =~ ^[0-9]+\.[0-9]+$ ]] || usage
-  local bundle site
+  local bundle
   # Fail on a version without pins before building anything.
   version_pins "$1" >/dev/null
   ensure_venv >&2
   bundle=$(bundle_path)
-  ensure_core_venv "$1" >&2
-  site=$("$CORE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  ln -sfn "$bundle/ansible_collections" "$site/ansible_collections"
-  echo "$bundle" >"$CORE_VENV/bundle-path"
-  printf 'export ANSIBLE_COLLECTIONS_PATH=%q\n' "$COLLECTIONS_DIR:$bundle" >"$CORE_VENV/collections.env"
+  ensure_core_venv "$1" "$bundle" >&2
+  # In the checkout: its .collections is this checkout's own.
+  printf 'export ANSIBLE_COLLECTIONS_PATH=%q\n' "$COLLECTIONS_DIR:$bundle" >"$CORE_VENV.collections.env"
   echo "$CORE_VENV"
 }
 

@@ -22,10 +22,53 @@ description:
   - Management interfaces are the default-route interfaces and the connection interface,
     closed over their masters (bridge or bond), the other ports of such a master, and the
     parents of VLAN, macvlan and ipvlan links. Changing any of them can cut the host off.
+  - Lists the C(kvm_network) role's own files in C(/etc/systemd/network) with their content, and
+    reads the bridge netfilter sysctls.
+  - On request, also reads the libvirt networks, the state of systemd units, whether paths exist,
+    and whether the live nftables table of the host guard is the one its file defines, so a role
+    learns the host's state in one call.
   - Returns everything under C(ansible_facts.kvm_network). Never changes the host.
 author:
   - kvmcloud.hypervisor maintainers (@kvmcloud)
-options: {}
+options:
+  networkd_prefix:
+    description:
+      - The name prefix of the C(kvm_network) role's files in C(/etc/systemd/network);
+        C(PREFIX*.netdev) and C(PREFIX*.network) are returned in RV(ansible_facts.kvm_network.networkd_files).
+    type: str
+    default: 05-kvmcloud-
+  libvirt_networks:
+    description:
+      - Read every libvirt network (C(virsh --readonly net-list --all) and C(net-dumpxml --inactive))
+        into RV(ansible_facts.kvm_network.libvirt_networks). Fails when C(virsh) is installed but
+        cannot reach libvirt.
+    type: bool
+    default: false
+  units:
+    description:
+      - systemd units whose state is returned in RV(ansible_facts.kvm_network.units), read with one
+        C(systemctl show).
+    type: list
+    elements: str
+    default: []
+  paths:
+    description:
+      - Paths whose existence, type, mode and owner are returned in RV(ansible_facts.kvm_network.paths).
+    type: list
+    elements: path
+    default: []
+  host_guard_file:
+    description:
+      - An nftables file that defines O(host_guard_table). When given,
+        RV(ansible_facts.kvm_network.host_guard) says whether the table is loaded and whether it
+        is exactly what the file defines (the file is loaded into a scratch network namespace
+        with C(unshare --net), and nft's listings of both are compared).
+    type: path
+  host_guard_table:
+    description:
+      - The table of O(host_guard_file), as family and name.
+    type: str
+    default: inet kvmcloud_guard
 extends_documentation_fragment:
   - kvmcloud.hypervisor.read_only
 attributes:
@@ -45,6 +88,13 @@ seealso:
 EXAMPLES = r'''
 - name: Read the links and the management interfaces
   kvmcloud.hypervisor.kvm_network_facts:
+
+- name: Read the links, the libvirt networks and the state of the role's units and files
+  kvmcloud.hypervisor.kvm_network_facts:
+    libvirt_networks: true
+    units: [systemd-networkd.service, kvmcloud-host-guard.service]
+    paths: [/etc/libvirt/hooks/qemu.d/kvmcloud-nwfilter]
+    host_guard_file: /etc/kvmcloud/kvm_network-host-guard.nft
 
 - name: Refuse to bridge an interface that carries management traffic
   ansible.builtin.assert:
@@ -113,19 +163,85 @@ ansible_facts:
           description: Whether the C(sysctl) program (procps) is installed.
           type: bool
           returned: always
+        bridge_sysctl_values:
+          description: The bridge netfilter sysctls by name, while br_netfilter is loaded; empty without it.
+          type: dict
+          returned: always
+          sample: {"net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1"}
+        networkd_files:
+          description: The regular files C(PREFIX*.netdev) and C(PREFIX*.network) in C(/etc/systemd/network), with their content.
+          type: dict
+          returned: always
+          sample: {"05-kvmcloud-bridge-br-guest.netdev": "[NetDev]\nName=br-guest\nKind=bridge\n"}
+        libvirt_networks:
+          description:
+            - Every libvirt network by name, with C(active), C(autostart), C(persistent) (bools) and
+              C(xml), its inactive definition. Empty when C(virsh) is not installed.
+          type: dict
+          returned: when O(libvirt_networks) is true
+          sample: {"br-guest": {"active": true, "autostart": true, "persistent": true,
+                                "xml": "<network>...</network>"}}
+        units:
+          description:
+            - The units of O(units), with C(load_state), C(active_state) and C(unit_file_state) as
+              C(systemctl show) names them (C(LoadState), C(ActiveState), C(UnitFileState)).
+              Empty when C(systemctl) is missing or fails.
+          type: dict
+          returned: always
+          sample: {"systemd-networkd.service": {"load_state": "loaded", "active_state": "active",
+                                                "unit_file_state": "enabled"}}
+        paths:
+          description:
+            - Each path of O(paths) with C(exists), C(type) (C(file), C(directory), C(link), C(other),
+              or empty), C(mode) (such as C(0755)), C(uid) and C(gid) (of the target, for a link).
+          type: dict
+          returned: always
+          sample: {"/etc/kvmcloud": {"exists": true, "type": "directory", "mode": "0755", "uid": 0, "gid": 0}}
+        host_guard:
+          description:
+            - C(table_loaded), and C(table_matches_file), true only when the live table is the one
+              O(host_guard_file) defines (false when the file, nft or unshare is missing).
+          type: dict
+          returned: when O(host_guard_file) is given
+          sample: {"table_loaded": true, "table_matches_file": true}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import CommandRunner, HostFS
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network import host_state
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network_links import IPCommandError, network_link_facts
 
 
+def gather(fs, runner, params):
+    facts = network_link_facts(fs, runner)
+    facts['bridge_sysctl_values'] = host_state.bridge_sysctl_values(fs)
+    facts['networkd_files'] = host_state.networkd_files(fs, params['networkd_prefix'])
+    facts['units'] = host_state.unit_states(fs, runner, params['units'])
+    facts['paths'] = host_state.path_info(fs, params['paths'])
+    if params['libvirt_networks']:
+        facts['libvirt_networks'] = host_state.libvirt_networks(fs, runner)
+    if params['host_guard_file']:
+        facts['host_guard'] = host_state.nft_table_state(fs, runner, params['host_guard_table'],
+                                                         params['host_guard_file'])
+    return facts
+
+
 def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=dict(
+            networkd_prefix=dict(type='str', default='05-kvmcloud-'),
+            libvirt_networks=dict(type='bool', default=False),
+            units=dict(type='list', elements='str', default=[]),
+            paths=dict(type='list', elements='path', default=[]),
+            host_guard_file=dict(type='path'),
+            host_guard_table=dict(type='str', default='inet kvmcloud_guard'),
+        ),
+        supports_check_mode=True,
+    )
     try:
-        facts = network_link_facts(HostFS('/'), CommandRunner(module))
-    except IPCommandError as exc:
+        facts = gather(HostFS('/'), CommandRunner(module), module.params)
+    except (IPCommandError, host_state.HostStateError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, ansible_facts={'kvm_network': facts})
 

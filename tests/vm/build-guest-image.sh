@@ -11,6 +11,8 @@
 #   checksum    "sha256:HEX" of disk.qcow2, for kvm_guests_base_images[].checksum
 #   manifest    the installed packages and versions (dpkg-query), and the boot chain
 #   recipe      hash of this script: unchanged recipe = cache hit, nothing is rebuilt
+# .cache/guest/debian-trixie is a symlink to the machine's cache, shared by every checkout:
+# $KVMCLOUD_CACHE/guest/debian-trixie-RECIPE (tests/vm/image-cache.sh).
 #
 # The disk: a GPT with
 #   1. an EFI system partition (FAT, 64 MiB): \EFI\BOOT\BOOTX64.EFI is Debian's shim signed by
@@ -62,7 +64,7 @@ done
 . "$here/image-cache.sh"
 reuse_cached_image "$out" "$recipe"
 
-work=$(mktemp -d "$out/../.build-guest-$suite.XXXXXX")
+work=$(mktemp -d "$(dirname "$IMAGE_DIR")/.build-guest-$suite.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 started=$SECONDS
@@ -173,6 +175,6 @@ echo "sha256:$(sha256sum "$work/disk.qcow2" | cut -d' ' -f1)" >"$work/checksum"
   dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Package} ${Version}\n'
 } >"$work/manifest"
 
-mv -f "$work/disk.qcow2" "$work/checksum" "$work/manifest" "$out/"
-echo "$recipe" >"$out/recipe"
-echo "==> $out/disk.qcow2 ($(cat "$out/checksum")) in $((SECONDS - started)) s" >&2
+mv -f "$work/disk.qcow2" "$work/checksum" "$work/manifest" "$IMAGE_DIR/"
+echo "$recipe" >"$IMAGE_DIR/recipe"
+echo "==> $IMAGE_DIR/disk.qcow2 ($(cat "$IMAGE_DIR/checksum")) in $((SECONDS - started)) s" >&2

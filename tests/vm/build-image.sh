@@ -7,7 +7,8 @@
 # Output in .cache/vm/FLAVOR/: disk.qcow2, vmlinuz, initrd.img (booted directly, no
 # bootloader), cmdline (the flavour's kernel arguments), id_ed25519 (root's SSH key) and
 # recipe. The recipe is the hash of this script: an unchanged recipe is a cache hit and
-# costs nothing; a changed one rebuilds.
+# costs nothing; a changed one rebuilds. .cache/vm/FLAVOR is a symlink to the machine's cache,
+# $KVMCLOUD_CACHE/vm/FLAVOR-RECIPE (tests/vm/image-cache.sh), shared by every checkout.
 #
 # No loop mounts: mmdebstrap builds a directory and `mke2fs -d` turns it into a filesystem.
 # The hypervisor packages are baked in because installing them inside a TCG VM takes about
@@ -50,7 +51,7 @@ esac
 reuse_cached_image "$out" "$recipe"
 
 # On the same filesystem as the output: it must hold xattrs (SELinux labels) for mke2fs -d.
-work=$(mktemp -d "$out/../.build-$flavor.XXXXXX")
+work=$(mktemp -d "$(dirname "$IMAGE_DIR")/.build-$flavor.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 echo "==> Building the $flavor VM image with mmdebstrap (a few minutes)" >&2
@@ -110,5 +111,5 @@ mke2fs -q -t ext4 -L root -d "$root" "$work/disk.raw"
 qemu-img convert -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
 
 mv -f "$work/disk.qcow2" "$work/vmlinuz" "$work/initrd.img" "$work/cmdline" \
-  "$work/id_ed25519" "$work/id_ed25519.pub" "$out/"
-echo "$recipe" >"$out/recipe"
+  "$work/id_ed25519" "$work/id_ed25519.pub" "$IMAGE_DIR/"
+echo "$recipe" >"$IMAGE_DIR/recipe"

@@ -29,8 +29,11 @@ ssh_to() {
 
 start() {
   local name=$1 flavor=$2 port=$3
-  local image=$cache/$flavor run=$cache/run/$1 started
+  local image run=$cache/run/$1 started
   "$here/build-image.sh" "$flavor"
+  # The build's own directory, not the checkout's link to it: a later recipe moves the link,
+  # while this VM's overlay keeps its backing file.
+  image=$(readlink -f "$cache/$flavor")
   stop "$name"
   mkdir -p "$run"
   echo "$image" >"$run/image"

@@ -11,12 +11,13 @@ PLAYBOOK = os.path.join(PROJECT, "playbooks", "kvm_host.yml")
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(PROJECT, ".collections"))
 
 
-def playbook_command(*args, limit):
+def playbook_command(*args, limit, inventories=()):
     """The ansible-playbook command line and environment that run playbooks/kvm_host.yml
-    against one test host with Molecule's inventory."""
-    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    against the test hosts LIMIT names, with Molecule's inventory and then INVENTORIES."""
+    sources = [os.environ["MOLECULE_INVENTORY_FILE"], *inventories]
     env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    return ["ansible-playbook", "-i", inventory, "--limit", limit, PLAYBOOK, *args], env
+    return ["ansible-playbook", *(arg for source in sources for arg in ("-i", source)),
+            "--limit", limit, PLAYBOOK, *args], env
 
 
 def run_playbook(*args, limit, timeout=1500):
@@ -52,3 +53,29 @@ def changed_tasks(output, host):
         elif line.startswith("changed: [%s]" % host):
             changed.add(current)
     return changed
+
+
+def failures(output, host):
+    """The failure reports of one host in the default callback's output, as (task name, report)
+    pairs: each `fatal: [HOST]` or `failed: [HOST] (item=...)` line with the indented lines
+    that continue it."""
+    found, current, task = [], None, None
+    for line in output.splitlines():
+        header = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\]", line)
+        if header:
+            task = header.group(1)
+        if re.match(r"^(fatal|failed): \[%s\]" % re.escape(host), line):
+            current = [line]
+            found.append((task, current))
+        elif current is not None and (not line or line[0].isspace() or line == "}"):
+            current.append(line)
+        else:
+            current = None
+    return [(name, "\n".join(lines)) for name, lines in found]
+
+
+def play_section(output, play):
+    """The default callback's output of the play named PLAY, from its PLAY line to the next
+    PLAY or PLAY RECAP line ("" when the play never started)."""
+    match = re.search(r"^PLAY \[%s\].*?(?=^PLAY |\Z)" % re.escape(play), output, re.MULTILINE | re.DOTALL)
+    return match.group(0) if match else ""

@@ -1,0 +1,407 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""kvm_guests' input under one shape, and what the argument spec cannot check about it.
+
+build(settings) takes the role's variables (see roles/kvm_guests/vars/main.yml,
+__kvm_guests_settings) and returns the merged profiles, the base images and the guests with
+every default filled in, plus one message per input error. Each message is worded as the
+role's assertions worded it before they moved here, and starts from the variable to fix.
+
+Values are read the way the role's Jinja read them: "default(x, true)" replaces every false
+value, "| int" turns what it cannot read into 0, and "is boolean" wants a real boolean.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import re
+
+# Guest names are also hostnames and directory names: 1-63 letters, digits, '.' and '-',
+# starting and ending with a letter or digit.
+NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$')
+# libvirt network, portgroup, nwfilter and base image names.
+OBJECT_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
+# Unicast MAC addresses, lower case.
+MAC_RE = re.compile(r'^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$')
+CHECKSUM_RE = re.compile(r'^(sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})$')
+DIR_RE = re.compile(r'^/[^\'"<>&]*[^/]$')
+CPU_MODEL_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+USER_DATA_RE = re.compile(r'^(#cloud-config|#!|Content-Type:|#include)')
+URL_RE = re.compile(r'^(https?|ftp)://')
+
+STATES = ('running', 'shutoff', 'undefined')
+DISK_FORMATS = ('qcow2', 'raw')
+IMAGE_SOURCES = ('src', 'path', 'url')
+CLOUD_INIT_KEYS = ('user_data', 'meta_data', 'network_config')
+PROFILE_BOOLEANS = ('memballoon', 'secure_boot', 'tpm', 'console_log')
+
+
+def text(value):
+    """A value as a Jinja expression in a message renders it (ansible-core 2.19: None is '')."""
+    if value is None:
+        return ''
+    return value if isinstance(value, str) else str(value)
+
+
+def or_default(value, default):
+    """Jinja's default(default, true): every false value is replaced."""
+    return value if value else default
+
+
+def to_int(value):
+    """Jinja's int filter: what it cannot read is 0."""
+    try:
+        if isinstance(value, str):
+            return int(value, 10)
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return 0
+
+
+def matches(pattern, value):
+    """Ansible's match test: the value as text, matched from its start."""
+    if value is None:
+        value = 'None'
+    elif not isinstance(value, str):
+        value = str(value)
+    return pattern.match(value) is not None
+
+
+def duplicates(values):
+    """Values given more than once, in the order of their first appearance."""
+    counts = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return [value for value, count in counts.items() if count > 1]
+
+
+def merge_profiles(settings):
+    """Each profile: the defaults, then the built-in profile of that name, then the user's."""
+    defaults = settings['profile_defaults']
+    builtin = settings['builtin_profiles'] or {}
+    user = settings['profiles'] or {}
+    profiles = {}
+    invalid = {}
+    for name in list(builtin) + [key for key in user if key not in builtin]:
+        profile = dict(defaults)
+        profile.update(builtin.get(name) or {})
+        given = user.get(name)
+        if isinstance(given, dict):
+            profile.update(given)
+        elif given:
+            invalid[name] = given
+        profiles[name] = profile
+    return profiles, invalid
+
+
+def shape_images(settings):
+    images = []
+    for image in settings['base_images'] or []:
+        checksum = text(or_default(image.get('checksum'), ''))
+        kinds = [kind for kind in IMAGE_SOURCES if kind in image]
+        kind = kinds[0] if kinds else ''
+        image_format = or_default(image.get('format'), 'qcow2')
+        source = image.get(kind, '') if kind else ''
+        images.append({
+            'name': image.get('name'),
+            'format': image_format,
+            'checksum': checksum,
+            'algorithm': checksum.split(':')[0],
+            'digest': checksum.split(':')[-1].lower(),
+            'kind': kind,
+            'kinds': kinds,
+            'source': '' if source is None else source,
+            'dest': '%s/%s.%s' % (settings['base_image_dir'], text(image.get('name')), text(image_format)),
+        })
+    return images
+
+
+def shape_guests(settings, images):
+    paths = dict((image['name'], image['dest']) for image in images)
+    formats = dict((image['name'], image['format']) for image in images)
+    guests = []
+    for entry in settings['guests'] or []:
+        name = entry.get('name')
+        state = or_default(entry.get('state'), 'running')
+        directory = '%s/%s' % (settings['storage_dir'], text(name))
+        disks = []
+        for index, disk in enumerate(or_default(entry.get('disks'), [])):
+            disk_format = or_default(disk.get('format'), 'qcow2')
+            base = or_default(disk.get('base_image'), '')
+            disks.append({
+                'size_gib': disk.get('size_gib'),
+                'format': disk_format,
+                'base_image': base,
+                'base_path': paths.get(base, ''),
+                'base_format': formats.get(base, ''),
+                'path': '%s/disk%d.%s' % (directory, index, text(disk_format)),
+            })
+        nics = []
+        for nic in or_default(entry.get('nics'), []):
+            nwfilter = nic.get('nwfilter')
+            nics.append({
+                'network': or_default(nic.get('network'), ''),
+                'portgroup': or_default(nic.get('portgroup'), ''),
+                'mac': text(or_default(nic.get('mac'), '')).lower(),
+                'nwfilter': settings['nwfilter'] if nwfilter is None else nwfilter,
+            })
+        cloud_init = or_default(entry.get('cloud_init'), {})
+        autostart = entry.get('autostart')
+        guests.append({
+            'name': name,
+            'profile': or_default(entry.get('profile'), settings['default_profile']),
+            'vcpus': to_int(or_default(entry.get('vcpus'), 1)),
+            'memory_mib': to_int(or_default(entry.get('memory_mib'), 1024)),
+            'disks': disks,
+            'nics': nics,
+            'cloud_init': cloud_init,
+            'state': state,
+            'autostart': autostart if autostart is not None else state == 'running',
+            'remove_disks': bool(entry.get('remove_disks')),
+            'dir': directory,
+            'seed_path': (directory + '/seed.iso') if cloud_init else '',
+        })
+    return guests
+
+
+# Input checks. Each returns a list of messages; the wording is the role's.
+
+def check_settings(settings):
+    dirs = [settings['base_image_dir'], settings['storage_dir'], settings['definition_dir'],
+            settings['console_log_dir']]
+    nwfilter = settings['nwfilter']
+    ok = (all(matches(DIR_RE, path) for path in dirs)
+          and len(set(dirs)) == len(dirs)
+          and matches(CPU_MODEL_RE, settings['emulated_cpu_model'])
+          and (nwfilter in ('', None) or matches(OBJECT_NAME_RE, nwfilter))
+          and settings['nwfilter_ip_learning'] in ('any', 'dhcp')
+          and to_int(settings['shutdown_timeout_seconds']) >= 10
+          and to_int(settings['emulated_tb_cache_mib']) >= 32)
+    if ok:
+        return []
+    return [
+        "kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_definition_dir and"
+        " kvm_guests_console_log_dir (%s) must be distinct absolute paths without quotes, '<', '>', '&' or"
+        " a trailing '/'; kvm_guests_emulated_cpu_model (%s) and kvm_guests_nwfilter (%s) must be names;"
+        " kvm_guests_nwfilter_ip_learning must be any or dhcp; kvm_guests_shutdown_timeout_seconds at"
+        " least 10; kvm_guests_emulated_tb_cache_mib at least 32."
+        % (', '.join(text(path) for path in dirs), text(settings['emulated_cpu_model']), text(nwfilter))]
+
+
+def check_profiles(settings, profiles, invalid):
+    defaults = settings['profile_defaults']
+    choices = settings['profile_choices']
+    errors = []
+    for name, profile in profiles.items():
+        unknown = [key for key in profile if key not in defaults]
+        ok = (name not in invalid
+              and not unknown
+              and all(profile.get(key) in values for key, values in choices.items())
+              # O_DIRECT is what io=native needs; QEMU refuses it on top of the host page cache.
+              and (profile.get('disk_io') != 'native' or profile.get('disk_cache') in ('none', 'directsync'))
+              and 1 <= to_int(profile.get('iothreads')) <= 16
+              and to_int(profile.get('memballoon_stats_period_seconds')) >= 0
+              and all(isinstance(profile.get(key), bool) for key in PROFILE_BOOLEANS))
+        if ok:
+            continue
+        errors.append(
+            'Profile %s: keys must be among %s (unknown: %s); %sio native needs cache none or directsync;'
+            ' iothreads 1-16; memballoon, secure_boot, tpm and console_log true or false. Got %s.'
+            % (name, ', '.join(defaults), ', '.join(unknown) or 'none',
+               ''.join('%s one of %s; ' % (key, '/'.join(values)) for key, values in choices.items()),
+               json.dumps(invalid.get(name, profile))))
+    return errors
+
+
+def check_images(images):
+    names = [image['name'] for image in images]
+    errors = []
+    for image in images:
+        source = image['source']
+        ok = (matches(OBJECT_NAME_RE, image['name'])
+              and len(image['kinds']) == 1 and len(text(source)) > 0
+              and (image['kind'] != 'url' or matches(URL_RE, source))
+              and (image['kind'] == 'url' or matches(re.compile('^/'), source))
+              and matches(CHECKSUM_RE, image['checksum'])
+              and image['format'] in DISK_FORMATS
+              and names.count(image['name']) == 1)
+        if ok:
+            continue
+        errors.append(
+            "kvm_guests_base_images entry %s: the name may hold letters, digits, '.', '_' and '-' and must be"
+            " unique; give exactly one of src (an absolute path on the controller), path (an absolute path on"
+            " the host) or url (http, https or ftp), found %s; checksum must be sha256:, sha384: or sha512:"
+            " with the hex digest; format qcow2 or raw."
+            % (text(image['name']), ', '.join(image['kinds']) or 'none'))
+    return errors
+
+
+def check_names(settings, guests, profiles):
+    names = [guest['name'] for guest in guests]
+    invalid = [name for name in names if not matches(NAME_RE, name)]
+    repeated = duplicates(names)
+    if not invalid and not repeated and settings['default_profile'] in profiles:
+        return []
+    return [
+        "kvm_guests_list: guest names must be unique and 1-63 letters, digits, '.' or '-', starting and ending"
+        " with a letter or digit (they are also hostnames and directory names): check %s.\n"
+        "kvm_guests_default_profile (%s) must be one of %s."
+        % (', '.join(text(name) for name in invalid + repeated) or 'none', text(settings['default_profile']),
+           ', '.join(profiles))]
+
+
+def check_guests(guests, profiles):
+    errors = []
+    for guest in guests:
+        disks = guest['disks']
+        ok = (guest['profile'] in profiles
+              and guest['state'] in STATES
+              and isinstance(guest['autostart'], bool)
+              and 1 <= guest['vcpus'] <= 255
+              # OVMF with Secure Boot and a current kernel do not get far on less.
+              and 256 <= guest['memory_mib'] <= 4194304
+              and (guest['state'] == 'undefined' or len(disks) >= 1)
+              and len(disks) <= 20
+              # Nothing else boots the guest: no installer ISO, no network boot.
+              and (guest['state'] == 'undefined' or disks[0]['base_image'] != ''))
+        if ok:
+            continue
+        errors.append(
+            'kvm_guests_list entry %s: profile (%s) must be one of %s; state running, shutoff or undefined;'
+            ' autostart true or false; vcpus 1-255 (got %s); memory_mib 256-4194304 (got %s); 1-20 disks, the'
+            ' first an overlay of a base image (base_image), because the guest boots from it.'
+            % (text(guest['name']), text(guest['profile']), ', '.join(profiles), guest['vcpus'],
+               guest['memory_mib']))
+    return errors
+
+
+def check_disks(wanted, images):
+    image_names = ', '.join(text(image['name']) for image in images) or 'none'
+    errors = []
+    for guest in wanted:
+        for disk in guest['disks']:
+            size = disk['size_gib']
+            ok = (matches(re.compile('^[0-9]+$'), size) and to_int(size) >= 1
+                  and to_int(size) <= 65536
+                  and disk['format'] in DISK_FORMATS
+                  and (disk['base_image'] == '' or disk['base_path'] != '')
+                  # An overlay must be qcow2: raw has no header to name a backing file.
+                  and (disk['base_image'] == '' or disk['format'] == 'qcow2'))
+            if ok:
+                continue
+            errors.append(
+                'kvm_guests_list entry %s disk %s: size_gib must be a whole number 1-65536 (got %s); format qcow2'
+                ' or raw (got %s); a disk with a base_image (%s) must be qcow2 and name one of'
+                ' kvm_guests_base_images (%s).'
+                % (text(guest['name']), disk['path'].rsplit('/', 1)[-1], text(size), text(disk['format']),
+                   text(disk['base_image']), image_names))
+    return errors
+
+
+def check_nics(wanted, restricted):
+    errors = []
+    for guest in wanted:
+        for nic in guest['nics']:
+            nwfilter = nic['nwfilter']
+            ok = (matches(OBJECT_NAME_RE, nic['network'])
+                  and (nic['portgroup'] == '' or matches(OBJECT_NAME_RE, nic['portgroup']))
+                  and (nic['mac'] == '' or matches(MAC_RE, nic['mac']))
+                  and (nwfilter in ('', None) or matches(OBJECT_NAME_RE, nwfilter))
+                  and (nic['network'] not in restricted or nwfilter not in ('', None)))
+            if ok:
+                continue
+            errors.append(
+                'kvm_guests_list entry %s NIC on \'%s\': the network must be a libvirt network name; portgroup'
+                ' (%s) a name; mac (%s) a unicast address such as 52:54:00:12:34:56; nwfilter (%s) a filter name'
+                ' or "" -- but not "" on a restricted network of kvm_network (%s), whose hook would refuse to'
+                ' start the guest.'
+                % (text(guest['name']), text(nic['network']), text(nic['portgroup']), text(nic['mac']),
+                   text(nwfilter), ', '.join(text(name) for name in restricted)))
+    return errors
+
+
+def check_macs(wanted):
+    macs = [nic['mac'] for guest in wanted for nic in guest['nics'] if nic['mac']]
+    repeated = duplicates(macs)
+    if not repeated:
+        return []
+    return ['kvm_guests_list gives these MAC addresses more than once: %s.' % ', '.join(repeated)]
+
+
+def check_cloud_init(wanted):
+    errors = []
+    for guest in wanted:
+        cloud_init = guest['cloud_init']
+        if not cloud_init:
+            continue
+        if isinstance(cloud_init, dict):
+            ok = (all(key in CLOUD_INIT_KEYS for key in cloud_init)
+                  and ('user_data' not in cloud_init or isinstance(cloud_init['user_data'], dict)
+                       or matches(USER_DATA_RE, cloud_init['user_data']))
+                  and isinstance(or_default(cloud_init.get('meta_data'), {}), dict)
+                  and isinstance(or_default(cloud_init.get('network_config'), {}), dict))
+            got = 'keys ' + ', '.join(text(key) for key in cloud_init)
+        else:
+            ok = False
+            got = 'a ' + type(cloud_init).__name__
+        if ok:
+            continue
+        errors.append(
+            'kvm_guests_list entry %s: cloud_init takes user_data (a dict, written as #cloud-config, or text'
+            ' starting with #cloud-config, #!, #include or Content-Type:), meta_data (a dict) and network_config'
+            ' (a dict, network config version 2); got %s.' % (text(guest['name']), got))
+    return errors
+
+
+def restricted_networks(settings):
+    """The libvirt networks where kvm_network's hook requires the filter on every guest NIC."""
+    out = []
+    for bridge in settings.get('network_bridges') or []:
+        if bridge.get('restricted', True) and bridge.get('libvirt_network', True):
+            out.append(bridge.get('name'))
+    for network in settings.get('network_libvirt_networks') or []:
+        if network.get('restricted', True):
+            out.append(network.get('name'))
+    return out
+
+
+def build(settings):
+    """The role's input under one shape, and the input errors (an empty list when there are none).
+
+    settings: guests, base_images, profiles, default_profile, profile_defaults, builtin_profiles,
+    profile_choices, nwfilter, nwfilter_ip_learning, emulated_cpu_model, emulated_tb_cache_mib,
+    shutdown_timeout_seconds, base_image_dir, storage_dir, definition_dir, console_log_dir, and
+    kvm_network's network_bridges and network_libvirt_networks (when this play sees them).
+    """
+    profiles, invalid_profiles = merge_profiles(settings)
+    images = shape_images(settings)
+    guests = shape_guests(settings, images)
+    wanted = [guest for guest in guests if guest['state'] != 'undefined']
+    unwanted = [guest for guest in guests if guest['state'] == 'undefined']
+    errors = (check_settings(settings)
+              + check_profiles(settings, profiles, invalid_profiles)
+              + check_images(images)
+              + check_names(settings, guests, profiles)
+              + check_guests(guests, profiles)
+              + check_disks(wanted, images)
+              + check_nics(wanted, restricted_networks(settings))
+              + check_macs(wanted)
+              + check_cloud_init(wanted))
+    return {
+        'profiles': profiles,
+        'images': images,
+        'guests': guests,
+        'wanted': wanted,
+        'unwanted': unwanted,
+        'declared': len(guests) + len(images) > 0,
+        # swtpm only when a guest that stays defined has a vTPM.
+        'tpm': any((profiles.get(guest['profile']) or {}).get('tpm') for guest in wanted),
+        'errors': errors,
+    }

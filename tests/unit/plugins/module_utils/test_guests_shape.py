@@ -1,0 +1,375 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""kvm_guests' input under one shape, and every input check with its exact message.
+
+The expected messages are those the role's assertions rendered (ansible-core 2.19) before the
+checks moved to plugins/module_utils/guests/shape.py; molecule/default/tests/test_bad_input.py
+matches fragments of them.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import shape
+
+ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'roles', 'kvm_guests')
+with open(os.path.join(ROLE, 'vars', 'main.yml')) as handle:
+    ROLE_VARS = yaml.safe_load(handle)
+with open(os.path.join(ROLE, 'defaults', 'main.yml')) as handle:
+    DEFAULTS = yaml.safe_load(handle)
+
+CHECKSUM = 'sha256:' + '0' * 64
+IMAGE = {'name': 'debian-13', 'src': '/srv/d13.qcow2', 'checksum': CHECKSUM}
+
+
+def settings(**overrides):
+    base = {
+        'guests': [], 'base_images': [], 'profiles': {}, 'default_profile': DEFAULTS['kvm_guests_default_profile'],
+        'profile_defaults': ROLE_VARS['__kvm_guests_profile_defaults'],
+        'builtin_profiles': ROLE_VARS['__kvm_guests_builtin_profiles'],
+        'profile_choices': ROLE_VARS['__kvm_guests_profile_choices'],
+        'nwfilter': 'clean-traffic', 'nwfilter_ip_learning': 'any',
+        'emulated_cpu_model': DEFAULTS['kvm_guests_emulated_cpu_model'],
+        'emulated_tb_cache_mib': DEFAULTS['kvm_guests_emulated_tb_cache_mib'],
+        'shutdown_timeout_seconds': DEFAULTS['kvm_guests_shutdown_timeout_seconds'],
+        'base_image_dir': DEFAULTS['kvm_guests_base_image_dir'], 'storage_dir': DEFAULTS['kvm_guests_storage_dir'],
+        'definition_dir': DEFAULTS['kvm_guests_definition_dir'],
+        'console_log_dir': DEFAULTS['kvm_guests_console_log_dir'],
+        'libvirt_config_dir': ROLE_VARS['__kvm_guests_libvirt_config_dir'],
+        'network_bridges': [], 'network_libvirt_networks': [],
+    }
+    base.update(copy.deepcopy(overrides))
+    return base
+
+
+def guest(name='g1', **keys):
+    entry = {'name': name, 'disks': [{'size_gib': 2, 'base_image': 'debian-13'}]}
+    entry.update(keys)
+    return entry
+
+
+def errors(**overrides):
+    overrides.setdefault('base_images', [IMAGE])
+    return shape.build(settings(**overrides))['errors']
+
+
+# Shape
+
+def test_nothing_declared_is_valid_and_declares_nothing():
+    shaped = shape.build(settings())
+    assert shaped['errors'] == [] and shaped['declared'] is False and shaped['guests'] == []
+    assert list(shaped['profiles']) == ['general', 'secure']
+
+
+def test_profiles_are_merged_over_defaults_and_the_builtin_ones():
+    shaped = shape.build(settings(profiles={'fast': {'disk_io': 'threads', 'iothreads': 2},
+                                            'secure': {'graphics': 'vnc'}, 'empty': None}))
+    defaults = ROLE_VARS['__kvm_guests_profile_defaults']
+    assert list(shaped['profiles']) == ['general', 'secure', 'fast', 'empty']
+    assert shaped['profiles']['general'] == defaults
+    assert shaped['profiles']['secure'] == dict(defaults, tpm=True, memballoon=False, graphics='vnc')
+    assert shaped['profiles']['fast'] == dict(defaults, disk_io='threads', iothreads=2)
+    assert shaped['profiles']['empty'] == defaults
+    # Keys keep the order of the defaults, so "Got {...}" in a message reads the same every time.
+    assert list(shaped['profiles']['fast']) == list(defaults)
+
+
+def test_images_get_their_kind_checksum_parts_and_file():
+    shaped = shape.build(settings(base_images=[
+        {'name': 'debian-13', 'src': '/srv/d13.qcow2', 'checksum': 'sha256:ABCDEF' + 'a' * 58},
+        {'name': 'raw1', 'format': 'raw', 'url': 'https://example.org/raw1.img', 'checksum': CHECKSUM},
+        {'name': 'onhost', 'path': '/srv/x.qcow2', 'checksum': CHECKSUM, 'format': ''}]))
+    first, raw, onhost = shaped['images']
+    assert first == {'name': 'debian-13', 'format': 'qcow2', 'checksum': 'sha256:ABCDEF' + 'a' * 58,
+                     'algorithm': 'sha256', 'digest': 'abcdef' + 'a' * 58, 'kind': 'src', 'kinds': ['src'],
+                     'source': '/srv/d13.qcow2', 'dest': '/var/lib/libvirt/images/base/debian-13.qcow2'}
+    assert raw['dest'] == '/var/lib/libvirt/images/base/raw1.raw' and raw['kind'] == 'url'
+    assert onhost['format'] == 'qcow2' and onhost['kind'] == 'path'
+
+
+def test_guests_get_every_default_filled_in():
+    shaped = shape.build(settings(
+        base_images=[IMAGE],
+        guests=[{'name': 'web1', 'profile': 'secure', 'vcpus': 2, 'memory_mib': 2048,
+                 'disks': [{'size_gib': 20, 'base_image': 'debian-13'}, {'size_gib': 5, 'format': 'raw'}],
+                 'nics': [{'network': 'br-guest'}, {'network': 'br-open', 'nwfilter': '', 'mac': '52:54:00:AA:BB:CC',
+                                                    'portgroup': 'pg1'}, {'network': 'br-guest', 'nwfilter': None}],
+                 'cloud_init': {'user_data': {}}},
+                {'name': 'db1', 'vcpus': 0, 'memory_mib': 0, 'state': 'shutoff', 'autostart': True,
+                 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}], 'cloud_init': {}},
+                {'name': 'old', 'state': 'undefined', 'remove_disks': True},
+                {'name': 'plain', 'profile': '', 'state': '', 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}],
+                 'autostart': False}]))
+    web1, db1, old, plain = shaped['guests']
+    assert web1 == {
+        'name': 'web1', 'profile': 'secure', 'vcpus': 2, 'memory_mib': 2048,
+        'disks': [{'size_gib': 20, 'format': 'qcow2', 'base_image': 'debian-13',
+                   'base_path': '/var/lib/libvirt/images/base/debian-13.qcow2', 'base_format': 'qcow2',
+                   'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2'},
+                  {'size_gib': 5, 'format': 'raw', 'base_image': '', 'base_path': '', 'base_format': '',
+                   'path': '/var/lib/libvirt/images/guests/web1/disk1.raw'}],
+        'nics': [{'network': 'br-guest', 'portgroup': '', 'mac': '', 'nwfilter': 'clean-traffic'},
+                 {'network': 'br-open', 'portgroup': 'pg1', 'mac': '52:54:00:aa:bb:cc', 'nwfilter': ''},
+                 {'network': 'br-guest', 'portgroup': '', 'mac': '', 'nwfilter': 'clean-traffic'}],
+        'cloud_init': {'user_data': {}}, 'state': 'running', 'autostart': True, 'remove_disks': False,
+        'dir': '/var/lib/libvirt/images/guests/web1', 'seed_path': '/var/lib/libvirt/images/guests/web1/seed.iso'}
+    # "default(x, true)": 0 is replaced like a missing value.
+    assert (db1['vcpus'], db1['memory_mib'], db1['autostart'], db1['seed_path']) == (1, 1024, True, '')
+    assert (old['state'], old['autostart'], old['remove_disks'], old['disks']) == ('undefined', False, True, [])
+    assert (plain['profile'], plain['state'], plain['autostart']) == ('general', 'running', False)
+    assert [g['name'] for g in shaped['wanted']] == ['web1', 'db1', 'plain']
+    assert [g['name'] for g in shaped['unwanted']] == ['old']
+    assert shaped['declared'] is True and shaped['tpm'] is True and shaped['errors'] == []
+
+
+def test_tpm_packages_only_for_a_guest_that_stays_defined():
+    shaped = shape.build(settings(base_images=[IMAGE], guests=[guest('s1', profile='secure', state='undefined'),
+                                                               guest('g2')]))
+    assert shaped['tpm'] is False
+
+
+def test_restricted_networks_follow_kvm_network():
+    assert shape.restricted_networks(settings(
+        network_bridges=[{'name': 'br-guest'}, {'name': 'br-open', 'restricted': False},
+                         {'name': 'br-x', 'libvirt_network': False}],
+        network_libvirt_networks=[{'name': 'net-r'}, {'name': 'net-o', 'restricted': False}])) == ['br-guest', 'net-r']
+
+
+# Input checks: one message per rule, worded exactly as the role worded it.
+
+SETTINGS_MESSAGE = (
+    "kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_definition_dir and kvm_guests_console_log_dir"
+    " (%s) must be distinct absolute paths without quotes, '<', '>', '&' or a trailing '/';"
+    " kvm_guests_emulated_cpu_model (%s) and kvm_guests_nwfilter (%s) must be names; kvm_guests_nwfilter_ip_learning"
+    " must be any or dhcp; kvm_guests_shutdown_timeout_seconds at least 10; kvm_guests_emulated_tb_cache_mib at"
+    " least 32.")
+DEFAULT_DIRS = '/var/lib/libvirt/images/base, /var/lib/libvirt/images/guests, /etc/kvmcloud/guests, /var/log/libvirt/qemu'
+
+
+@pytest.mark.parametrize('overrides, dirs, cpu, nwfilter', [
+    ({'base_image_dir': 'images/base'}, 'images/base, /var/lib/libvirt/images/guests, /etc/kvmcloud/guests,'
+                                        ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+    ({'storage_dir': '/var/lib/guests/'}, '/var/lib/libvirt/images/base, /var/lib/guests/, /etc/kvmcloud/guests,'
+                                          ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+    ({'definition_dir': '/etc/kvm"x'}, '/var/lib/libvirt/images/base, /var/lib/libvirt/images/guests, /etc/kvm"x,'
+                                       ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+    ({'storage_dir': '/var/lib/libvirt/images/base'}, '/var/lib/libvirt/images/base, /var/lib/libvirt/images/base,'
+                                                      ' /etc/kvmcloud/guests, /var/log/libvirt/qemu', 'qemu64',
+     'clean-traffic'),
+    ({'emulated_cpu_model': '-qemu'}, DEFAULT_DIRS, '-qemu', 'clean-traffic'),
+    ({'nwfilter': 'bad filter'}, DEFAULT_DIRS, 'qemu64', 'bad filter'),
+    ({'nwfilter_ip_learning': 'static'}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
+    ({'shutdown_timeout_seconds': 5}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
+    ({'emulated_tb_cache_mib': 16}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
+], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'nwfilter', 'ip-learning', 'timeout',
+        'tb-cache'])
+def test_directories_and_names_of_the_settings(overrides, dirs, cpu, nwfilter):
+    assert errors(**overrides) == [SETTINGS_MESSAGE % (dirs, cpu, nwfilter)]
+
+
+def test_no_filter_at_all_is_a_valid_setting_and_renders_empty():
+    assert errors(nwfilter=None) == []
+    assert errors(nwfilter=None, emulated_tb_cache_mib='x') == [SETTINGS_MESSAGE % (DEFAULT_DIRS, 'qemu64', '')]
+
+
+PROFILE_MESSAGE = (
+    'Profile %s: keys must be among disk_bus, disk_cache, disk_io, disk_discard, iothreads, memballoon,'
+    ' memballoon_stats_period_seconds, secure_boot, tpm, graphics, console_log (unknown: %s); disk_bus one of'
+    ' virtio/scsi; disk_cache one of none/directsync/writethrough; disk_io one of native/threads/io_uring;'
+    ' disk_discard one of unmap/ignore; graphics one of none/vnc; io native needs cache none or directsync;'
+    ' iothreads 1-16; memballoon, secure_boot, tpm and console_log true or false. Got %s.')
+GENERAL = ('"disk_bus": "virtio", "disk_cache": "none", "disk_io": "native", "disk_discard": "unmap", "iothreads": 1,'
+           ' "memballoon": true, "memballoon_stats_period_seconds": 10, "secure_boot": true, "tpm": false,'
+           ' "graphics": "none", "console_log": true')
+
+
+@pytest.mark.parametrize('profile, unknown, got', [
+    ({'disk_bus': 'ide'}, 'none', GENERAL.replace('"disk_bus": "virtio"', '"disk_bus": "ide"')),
+    ({'disk_io': 'native', 'disk_cache': 'writethrough'}, 'none',
+     GENERAL.replace('"disk_cache": "none"', '"disk_cache": "writethrough"')),
+    ({'iothreads': 0}, 'none', GENERAL.replace('"iothreads": 1', '"iothreads": 0')),
+    ({'iothreads': '17'}, 'none', GENERAL.replace('"iothreads": 1', '"iothreads": "17"')),
+    ({'memballoon_stats_period_seconds': -1}, 'none',
+     GENERAL.replace('"memballoon_stats_period_seconds": 10', '"memballoon_stats_period_seconds": -1')),
+    ({'memballoon': 'yes'}, 'none', GENERAL.replace('"memballoon": true', '"memballoon": "yes"')),
+    ({'tpm': 1}, 'none', GENERAL.replace('"tpm": false', '"tpm": 1')),
+    ({'colour': 'blue'}, 'colour', GENERAL + ', "colour": "blue"'),
+    ({'graphics': 'spice'}, 'none', GENERAL.replace('"graphics": "none"', '"graphics": "spice"')),
+], ids=['bus', 'native-io-cached', 'no-iothread', 'too-many-iothreads', 'negative-period', 'string-boolean',
+        'number-boolean', 'unknown-key', 'graphics'])
+def test_profiles(profile, unknown, got):
+    assert errors(profiles={'p1': profile}) == [PROFILE_MESSAGE % ('p1', unknown, '{' + got + '}')]
+
+
+IMAGE_MESSAGE = (
+    "kvm_guests_base_images entry %s: the name may hold letters, digits, '.', '_' and '-' and must be unique; give"
+    " exactly one of src (an absolute path on the controller), path (an absolute path on the host) or url (http,"
+    " https or ftp), found %s; checksum must be sha256:, sha384: or sha512: with the hex digest; format qcow2 or"
+    " raw.")
+
+
+@pytest.mark.parametrize('image, found', [
+    ({'name': 'bad name', 'src': '/x', 'checksum': CHECKSUM}, 'src'),
+    ({'name': 'two', 'src': '/x', 'url': 'http://x/y', 'checksum': CHECKSUM}, 'src, url'),
+    ({'name': 'none', 'checksum': CHECKSUM}, 'none'),
+    ({'name': 'fileurl', 'url': 'file:///x', 'checksum': CHECKSUM}, 'url'),
+    ({'name': 'relpath', 'path': 'x/y', 'checksum': CHECKSUM}, 'path'),
+    ({'name': 'md5', 'src': '/x', 'checksum': 'md5:00'}, 'src'),
+    ({'name': 'nosum', 'src': '/x'}, 'src'),
+    ({'name': 'vmdk', 'src': '/x', 'format': 'vmdk', 'checksum': CHECKSUM}, 'src'),
+], ids=['name', 'two-sources', 'no-source', 'file-url', 'relative-path', 'md5', 'no-checksum', 'vmdk'])
+def test_base_images(image, found):
+    assert errors(base_images=[image]) == [IMAGE_MESSAGE % (image['name'], found)]
+
+
+def test_base_image_names_are_unique():
+    duplicate = {'name': 'debian-13', 'src': '/y', 'checksum': CHECKSUM}
+    assert errors(base_images=[IMAGE, duplicate]) == [IMAGE_MESSAGE % ('debian-13', 'src')] * 2
+
+
+def test_guest_names_are_unique_and_valid_and_the_default_profile_exists():
+    assert errors(default_profile='nosuch', guests=[
+        guest('g1'), guest('g1'), guest('-bad'), {'name': 'g_2', 'state': 'undefined'},
+        {'name': '-bad', 'state': 'undefined'}])[0] == (
+        "kvm_guests_list: guest names must be unique and 1-63 letters, digits, '.' or '-', starting and ending with a"
+        " letter or digit (they are also hostnames and directory names): check -bad, g_2, -bad, g1, -bad.\n"
+        "kvm_guests_default_profile (nosuch) must be one of general, secure.")
+    assert errors(guests=[guest('g1')] * 2)[0].startswith('kvm_guests_list: guest names must be unique')
+    assert 'check g1.\n' in errors(guests=[guest('g1')] * 2)[0]
+
+
+GUEST_MESSAGE = (
+    'kvm_guests_list entry %s: profile (%s) must be one of general, secure; state running, shutoff or undefined;'
+    ' autostart true or false; vcpus 1-255 (got %s); memory_mib 256-4194304 (got %s); 1-20 disks, the first an'
+    ' overlay of a base image (base_image), because the guest boots from it.')
+
+
+@pytest.mark.parametrize('entry, profile, vcpus, memory', [
+    (guest(profile='fast'), 'fast', 1, 1024),
+    (guest(memory_mib=-512), 'general', 1, -512),
+    (guest(memory_mib=5000000), 'general', 1, 5000000),
+    (guest(vcpus=300), 'general', 300, 1024),
+    (guest(vcpus=-1), 'general', -1, 1024),
+    (guest(state='paused'), 'general', 1, 1024),
+    (guest(autostart='yes'), 'general', 1, 1024),
+    ({'name': 'g1'}, 'general', 1, 1024),
+    (guest(disks=[{'size_gib': 2}]), 'general', 1, 1024),
+    (guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}] + [{'size_gib': 1}] * 20), 'general', 1, 1024),
+], ids=['profile', 'negative-memory', 'too-much-memory', 'too-many-vcpus', 'negative-vcpus', 'state',
+        'string-autostart', 'no-disk', 'first-disk-not-an-overlay', 'too-many-disks'])
+def test_guests(entry, profile, vcpus, memory):
+    assert errors(guests=[entry]) == [GUEST_MESSAGE % ('g1', profile, vcpus, memory)]
+
+
+def test_an_undefined_guest_needs_no_disk():
+    assert errors(guests=[{'name': 'g1', 'state': 'undefined'}]) == []
+
+
+DISK_MESSAGE = (
+    'kvm_guests_list entry g1 disk %s: size_gib must be a whole number 1-65536 (got %s); format qcow2 or raw (got'
+    ' %s); a disk with a base_image (%s) must be qcow2 and name one of kvm_guests_base_images (%s).')
+
+
+@pytest.mark.parametrize('disk, name, size, disk_format, base', [
+    ({'size_gib': 0}, 'disk1.qcow2', 0, 'qcow2', ''),
+    ({'size_gib': -3}, 'disk1.qcow2', -3, 'qcow2', ''),
+    ({'size_gib': '1.5'}, 'disk1.qcow2', '1.5', 'qcow2', ''),
+    ({'size_gib': 70000}, 'disk1.qcow2', 70000, 'qcow2', ''),
+    ({'size_gib': 2, 'format': 'vmdk'}, 'disk1.vmdk', 2, 'vmdk', ''),
+    ({'size_gib': 2, 'base_image': 'nosuch'}, 'disk1.qcow2', 2, 'qcow2', 'nosuch'),
+    ({'size_gib': 2, 'base_image': 'debian-13', 'format': 'raw'}, 'disk1.raw', 2, 'raw', 'debian-13'),
+], ids=['zero', 'negative', 'fraction', 'too-large', 'vmdk', 'unknown-base', 'raw-overlay'])
+def test_disks(disk, name, size, disk_format, base):
+    entry = guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}, disk])
+    assert errors(guests=[entry]) == [DISK_MESSAGE % (name, size, disk_format, base, 'debian-13')]
+
+
+def test_disks_without_any_base_image_declared_name_none():
+    assert errors(base_images=[], guests=[guest()]) == [DISK_MESSAGE.replace('g1 disk %s', 'g1 disk disk0.qcow2') % (
+        2, 'qcow2', 'debian-13', 'none')]
+
+
+def test_disks_of_undefined_guests_are_not_checked():
+    assert errors(guests=[{'name': 'g1', 'state': 'undefined', 'disks': [{'size_gib': 0}]}]) == []
+
+
+NIC_MESSAGE = (
+    'kvm_guests_list entry g1 NIC on \'%s\': the network must be a libvirt network name; portgroup (%s) a name; mac'
+    ' (%s) a unicast address such as 52:54:00:12:34:56; nwfilter (%s) a filter name or "" -- but not "" on a'
+    ' restricted network of kvm_network (br-guest, net-r), whose hook would refuse to start the guest.')
+
+
+@pytest.mark.parametrize('nic, network, portgroup, mac, nwfilter', [
+    ({'network': 'bad net'}, 'bad net', '', '', 'clean-traffic'),
+    ({'network': ''}, '', '', '', 'clean-traffic'),
+    ({'network': 'br-guest', 'portgroup': 'bad pg'}, 'br-guest', 'bad pg', '', 'clean-traffic'),
+    ({'network': 'br-guest', 'mac': '01:54:00:12:34:56'}, 'br-guest', '', '01:54:00:12:34:56', 'clean-traffic'),
+    ({'network': 'br-guest', 'mac': '52:54:00:12:34'}, 'br-guest', '', '52:54:00:12:34', 'clean-traffic'),
+    ({'network': 'br-guest', 'nwfilter': 'bad f'}, 'br-guest', '', '', 'bad f'),
+    ({'network': 'br-guest', 'nwfilter': ''}, 'br-guest', '', '', ''),
+    ({'network': 'net-r', 'nwfilter': ''}, 'net-r', '', '', ''),
+], ids=['network-name', 'no-network', 'portgroup', 'multicast-mac', 'short-mac', 'nwfilter-name',
+        'no-filter-on-restricted-bridge', 'no-filter-on-restricted-network'])
+def test_nics(nic, network, portgroup, mac, nwfilter):
+    kvm_network = {'network_bridges': [{'name': 'br-guest'}, {'name': 'br-x', 'libvirt_network': False}],
+                   'network_libvirt_networks': [{'name': 'net-r'}, {'name': 'net-o', 'restricted': False}]}
+    assert errors(guests=[guest(nics=[nic])], **kvm_network) == [NIC_MESSAGE % (network, portgroup, mac, nwfilter)]
+    # Without the filter is fine where kvm_network does not restrict the network.
+    assert errors(guests=[guest(nics=[{'network': 'net-o', 'nwfilter': ''}, {'network': 'br-x', 'nwfilter': ''}])],
+                  **kvm_network) == []
+
+
+def test_macs_given_by_hand_are_unique_case_insensitively():
+    assert errors(guests=[
+        guest('g1', nics=[{'network': 'n1', 'mac': '52:54:00:00:00:01'}, {'network': 'n1', 'mac': '52:54:00:00:00:AB'}]),
+        guest('g2', nics=[{'network': 'n1', 'mac': '52:54:00:00:00:01'}, {'network': 'n1', 'mac': '52:54:00:00:00:ab'},
+                          {'network': 'n1'}]),
+        {'name': 'g3', 'state': 'undefined', 'nics': [{'network': 'n1', 'mac': '52:54:00:00:00:01'}]},
+    ]) == ['kvm_guests_list gives these MAC addresses more than once: 52:54:00:00:00:01, 52:54:00:00:00:ab.']
+
+
+CLOUD_INIT_MESSAGE = (
+    'kvm_guests_list entry g1: cloud_init takes user_data (a dict, written as #cloud-config, or text starting with'
+    ' #cloud-config, #!, #include or Content-Type:), meta_data (a dict) and network_config (a dict, network config'
+    ' version 2); got %s.')
+
+
+@pytest.mark.parametrize('cloud_init, got', [
+    ({'user_data': {}, 'vendor_data': {}}, 'keys user_data, vendor_data'),
+    ({'user_data': 'hello'}, 'keys user_data'),
+    ({'user_data': None}, 'keys user_data'),
+    ({'user_data': ['a']}, 'keys user_data'),
+    ({'meta_data': [1]}, 'keys meta_data'),
+    ({'network_config': 'v2'}, 'keys network_config'),
+    ('user_data: {}', 'a str'),
+], ids=['unknown-key', 'text-without-header', 'null-user-data', 'list-user-data', 'list-meta-data',
+        'text-network-config', 'not-a-dict'])
+def test_cloud_init(cloud_init, got):
+    assert errors(guests=[guest(cloud_init=cloud_init)]) == [CLOUD_INIT_MESSAGE % got]
+
+
+@pytest.mark.parametrize('cloud_init', [
+    {'user_data': '#cloud-config\n', 'meta_data': None, 'network_config': {}},
+    {'user_data': 'Content-Type: multipart/mixed'},
+    {'user_data': '#!/bin/sh\necho hi\n'},
+    {'user_data': '#include https://example.org/x'},
+    {'meta_data': {'instance-id': 'x'}, 'network_config': {'version': 2}},
+])
+def test_cloud_init_that_nocloud_takes(cloud_init):
+    assert errors(guests=[guest(cloud_init=cloud_init)]) == []
+
+
+def test_every_error_is_reported_at_once_in_the_order_of_the_checks():
+    found = errors(emulated_tb_cache_mib=1, profiles={'p1': {'tpm': 'no'}},
+                   guests=[guest(memory_mib=1, cloud_init={'user_data': 'x'})])
+    assert [message.split(' ')[0] for message in found] == [
+        'kvm_guests_base_image_dir,', 'Profile', 'kvm_guests_list', 'kvm_guests_list']

@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, kvmcloud.hypervisor contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""kvm_guests_state: one read-only call for the guests, networks, images and files of a host."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import json
+import os
+from unittest import mock
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.kvmcloud.hypervisor.plugins.modules import kvm_guests_state
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text
+
+VIRSH = '/usr/bin/virsh'
+QEMU_IMG = '/usr/bin/qemu-img'
+URI = ['--connect', 'qemu:///system']
+DOMCAPS = fixture_text('virsh-domcapabilities-q35-qemu-trixie.xml')
+WEB1_XML = "<domain type='qemu' id='3'>\n  <name>web1</name>\n</domain>\n"
+DB1_XML = "<domain type='qemu'>\n  <name>db1</name>\n</domain>\n"
+
+
+class Exit(Exception):
+    def __init__(self, result, failed):
+        Exception.__init__(self, result.get('msg', ''))
+        self.result = result
+        self.failed = failed
+
+
+def _exit_json(module, **result):
+    raise Exit(result, failed=False)
+
+
+def _fail_json(module, **result):
+    raise Exit(result, failed=True)
+
+
+@pytest.fixture(autouse=True)
+def no_real_exit(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
+
+
+def libvirt_answers(extra=None):
+    answers = {
+        (VIRSH,) + tuple(URI) + ('list', '--all', '--name'): (0, 'web1\ndb1\nother\n\n', ''),
+        (VIRSH,) + tuple(URI) + ('list', '--state-running', '--name'): (0, 'web1\n\n', ''),
+        (VIRSH,) + tuple(URI) + ('list', '--all', '--autostart', '--name'): (0, 'web1\nother\n\n', ''),
+        (VIRSH,) + tuple(URI) + ('dumpxml', 'web1'): (0, WEB1_XML, ''),
+        (VIRSH,) + tuple(URI) + ('dumpxml', 'db1'): (0, DB1_XML, ''),
+        (VIRSH,) + tuple(URI) + ('net-list', '--all', '--name'): (0, 'br-guest\ndefault\n\n', ''),
+        (VIRSH,) + tuple(URI) + ('domcapabilities', '--virttype', 'qemu', '--arch', 'x86_64', '--machine', 'q35'):
+            (0, DOMCAPS, ''),
+    }
+    answers.update(extra or {})
+    return answers
+
+
+def run_module(args, answers):
+    """Run the module; returns (result, failed, the argv of every command it ran)."""
+    calls = []
+
+    def run_command(argv, **kwargs):
+        calls.append(tuple(argv))
+        assert kwargs.get('environ_update', {}).get('LC_ALL') == 'C'
+        return answers.get(tuple(argv), (127, '', 'not recorded: %s' % ' '.join(argv)))
+
+    def get_bin_path(name, required=False, opt_dirs=None):
+        return {'virsh': VIRSH, 'qemu-img': QEMU_IMG}[name]
+
+    try:
+        from ansible.module_utils.testing import patch_module_args
+        patched = patch_module_args(args)
+    except ImportError:  # ansible-core before 2.19
+        patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
+    with patched, \
+            mock.patch.object(basic.AnsibleModule, 'get_bin_path', side_effect=get_bin_path), \
+            mock.patch.object(basic.AnsibleModule, 'run_command', side_effect=run_command):
+        with pytest.raises(Exit) as caught:
+            kvm_guests_state.main()
+    return caught.value.result, caught.value.failed, calls
+
+
+def test_domains_are_read_with_virsh_and_only_defined_ones_dumped():
+    result, failed, calls = run_module({'domains': ['web1', 'db1', 'new']}, libvirt_answers())
+    assert not failed and result['changed'] is False
+    assert result['domains'] == {
+        'web1': {'defined': True, 'running': True, 'autostart': True, 'xml': WEB1_XML},
+        'db1': {'defined': True, 'running': False, 'autostart': False, 'xml': DB1_XML},
+        'new': {'defined': False, 'running': False, 'autostart': False, 'xml': ''},
+    }
+    assert (VIRSH,) + tuple(URI) + ('dumpxml', 'new') not in calls
+    # Nothing asked, nothing run: no network list, no domcapabilities.
+    assert not [call for call in calls if 'net-list' in call or 'domcapabilities' in call]
+
+
+def test_networks_and_domcapabilities_when_asked():
+    result, failed, _calls = run_module({'networks': True, 'domcapabilities': {'virttype': 'qemu'}}, libvirt_answers())
+    assert not failed
+    assert result['networks'] == ['br-guest', 'default']
+    assert result['domcapabilities']['machine'].startswith('pc-q35-')
+    assert 'efi' in result['domcapabilities']['firmware']
+    assert result['domains'] == {} and result['images'] == {} and result['paths'] == {}
+
+
+def test_domcapabilities_without_uefi():
+    caps = kvm_guests_state.parse_domcapabilities(
+        "<domainCapabilities><machine>pc-q35-7.2</machine><os supported='yes'>"
+        "<enum name='firmware'><value>bios</value></enum></os></domainCapabilities>")
+    assert caps == {'machine': 'pc-q35-7.2', 'firmware': ['bios']}
+
+
+def test_a_virsh_failure_fails_the_module_with_its_message():
+    answers = libvirt_answers({(VIRSH,) + tuple(URI) + ('list', '--all', '--name'):
+                               (1, '', 'error: failed to connect to the hypervisor')})
+    result, failed, _calls = run_module({'domains': ['web1']}, answers)
+    assert failed and 'failed to connect to the hypervisor' in result['msg']
+
+
+def test_images_are_read_with_qemu_img_and_checksummed_when_asked(tmp_path):
+    base = tmp_path / 'base.qcow2'
+    base.write_bytes(b'QFI\xfb' + b'\0' * 1000)
+    disk = tmp_path / 'disk0.qcow2'
+    disk.write_bytes(b'QFI\xfb')
+    info = {'format': 'qcow2', 'virtual-size': 1073741824}
+    answers = {
+        (QEMU_IMG, 'info', '--output=json', '-U', str(base)): (0, json.dumps(info), ''),
+        (QEMU_IMG, 'info', '--output=json', '-U', str(disk)): (0, json.dumps(dict(info, **{'backing-filename': 'x'})),
+                                                               ''),
+    }
+    result, failed, calls = run_module({'images': [
+        {'path': str(base), 'checksum_algorithm': 'sha512'}, {'path': str(disk)},
+        {'path': str(tmp_path / 'missing.qcow2'), 'checksum_algorithm': 'sha256'}]}, answers)
+    assert not failed
+    assert result['images'][str(base)] == {'exists': True, 'info': info,
+                                           'checksum': hashlib.sha512(base.read_bytes()).hexdigest()}
+    assert result['images'][str(disk)] == {'exists': True, 'info': dict(info, **{'backing-filename': 'x'})}
+    assert result['images'][str(tmp_path / 'missing.qcow2')] == {'exists': False, 'info': None}
+    # virsh is never needed for images.
+    assert all(call[0] == QEMU_IMG for call in calls)
+
+
+def test_an_image_qemu_img_cannot_read_fails_the_module(tmp_path):
+    image = tmp_path / 'x.qcow2'
+    image.write_bytes(b'junk')
+    answers = {(QEMU_IMG, 'info', '--output=json', '-U', str(image)): (1, '', "Could not open 'x': Permission denied")}
+    result, failed, _calls = run_module({'images': [{'path': str(image)}]}, answers)
+    assert failed and 'Permission denied' in result['msg']
+
+
+def test_paths_are_statted_without_following_symlinks(tmp_path):
+    directory = tmp_path / 'guest'
+    directory.mkdir()
+    os.chmod(str(directory), 0o711)
+    seed = directory / 'seed.iso'
+    seed.write_bytes(b'iso')
+    os.chmod(str(seed), 0o600)
+    link = tmp_path / 'link'
+    link.symlink_to(seed)
+    result, failed, calls = run_module({'paths': [str(directory), str(seed), str(link), str(tmp_path / 'nothing')]}, {})
+    assert not failed and calls == []
+    paths = result['paths']
+    assert paths[str(directory)]['isdir'] and paths[str(directory)]['mode'] == '0711'
+    assert paths[str(directory)]['uid'] == os.getuid()
+    assert paths[str(seed)]['isreg'] and paths[str(seed)]['mode'] == '0600'
+    assert paths[str(seed)]['mtime'] == os.stat(str(seed)).st_mtime
+    assert paths[str(link)]['islnk'] and not paths[str(link)]['isreg']
+    assert paths[str(tmp_path / 'nothing')] == {'exists': False}
+
+
+def test_restart_markers_are_the_restart_files_of_the_directory(tmp_path):
+    for name in ('web1@3.restart', 'db1@7.nvram.restart', 'notes.txt'):
+        (tmp_path / name).write_text(u'')
+    (tmp_path / 'dir.restart').mkdir()
+    result, _failed, _calls = run_module({'restart_marker_dir': str(tmp_path)}, {})
+    assert result['restart_markers'] == ['db1@7.nvram.restart', 'web1@3.restart']
+    result, _failed, _calls = run_module({'restart_marker_dir': str(tmp_path / 'missing')}, {})
+    assert result['restart_markers'] == []
+
+
+def test_check_mode_reads_the_same():
+    result, failed, _calls = run_module({'domains': ['web1'], '_ansible_check_mode': True}, libvirt_answers())
+    assert not failed and result['domains']['web1']['running'] is True
