@@ -33,11 +33,18 @@ suite_budget=2700
 # Runs one step under its time budget (LIMIT, in seconds: about 1.5 times what it takes),
 # so a hung step fails alone and the summary still prints. Writes PASS/FAIL with the time
 # taken and the budget to the results directory.
+# The machine's busy CPU time so far, in hundredths of a second (all cores, from /proc/stat):
+# a step's share of it tells whether running it beside another would save time.
+cpu_busy() {
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+}
+
 step() {
-  local name=$1 limit=$2 start rc slug
+  local name=$1 limit=$2 start rc slug cpu_start
   shift 2
   slug=$(tr -c 'a-z0-9\n' '-' <<<"${name,,}" | cut -c1-64)
   start=$SECONDS
+  cpu_start=$(cpu_busy)
   log "$(date +%T) start: $name"
   # timeout runs programs, not shell functions: hand a function to a child bash.
   if declare -F "$1" >/dev/null; then
@@ -45,12 +52,13 @@ step() {
     set -- bash -c '"$@"' bash "$@"
   fi
   if timeout --kill-after=60 "$limit" "$@" >"$logs/$slug.log" 2>&1; then rc=0; else rc=$?; fi
-  local took=$((SECONDS - start)) line
+  local took=$((SECONDS - start)) line cpu
+  cpu="machine CPU $((($(cpu_busy) - cpu_start) / 100))s"
   if [ $rc -eq 0 ]; then
-    line="PASS  $name (${took}s of ${limit}s budget)"
+    line="PASS  $name (${took}s of ${limit}s budget, $cpu)"
   else
-    [ $rc -eq 124 ] && line="FAIL  $name (${took}s of ${limit}s budget: stopped at its limit)" ||
-      line="FAIL  $name (${took}s of ${limit}s budget, exit $rc)"
+    [ $rc -eq 124 ] && line="FAIL  $name (${took}s of ${limit}s budget: stopped at its limit, $cpu)" ||
+      line="FAIL  $name (${took}s of ${limit}s budget, exit $rc, $cpu)"
     {
       echo "---- last 80 lines of .cache/logs/$slug.log ----"
       tail -n 80 "$logs/$slug.log"
