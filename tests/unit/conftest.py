@@ -9,17 +9,49 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import copy
 import json
 import os
 from unittest import mock
 
 import pytest
+import yaml
 
 from ansible.module_utils import basic
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import HostFS
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
+ROLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'roles')
+
+
+def role_vars(role, kind='vars'):
+    """A role's vars/main.yml (or, with kind='defaults', its defaults/main.yml)."""
+    with open(os.path.join(ROLES, role, kind, 'main.yml')) as handle:
+        return yaml.safe_load(handle)
+
+
+def kvm_guests_settings(**overrides):
+    """The settings the kvm_guests role hands its filters, from its own defaults and vars:
+    no guests, images or networks unless overrides name them."""
+    defaults, internal = role_vars('kvm_guests', 'defaults'), role_vars('kvm_guests')
+    settings = {
+        'guests': [], 'base_images': [], 'profiles': {}, 'default_profile': defaults['kvm_guests_default_profile'],
+        'profile_defaults': internal['__kvm_guests_profile_defaults'],
+        'builtin_profiles': internal['__kvm_guests_builtin_profiles'],
+        'profile_choices': internal['__kvm_guests_profile_choices'],
+        'nwfilter': 'clean-traffic', 'nwfilter_ip_learning': 'any',
+        'emulated_cpu_model': defaults['kvm_guests_emulated_cpu_model'],
+        'emulated_tb_cache_mib': defaults['kvm_guests_emulated_tb_cache_mib'],
+        'shutdown_timeout_seconds': defaults['kvm_guests_shutdown_timeout_seconds'],
+        'base_image_dir': defaults['kvm_guests_base_image_dir'], 'storage_dir': defaults['kvm_guests_storage_dir'],
+        'definition_dir': defaults['kvm_guests_definition_dir'],
+        'console_log_dir': defaults['kvm_guests_console_log_dir'],
+        'libvirt_config_dir': internal['__kvm_guests_libvirt_config_dir'],
+        'network_bridges': [], 'network_libvirt_networks': [],
+    }
+    settings.update(copy.deepcopy(overrides))
+    return settings
 
 
 def fixture_text(name):

@@ -195,45 +195,45 @@ def size_errors(shaped, state_images):
     return errors
 
 
+def existing_disks(shaped, state_images):
+    """(guest, disk, qemu-img info) for each declared disk of a wanted guest that the host already has."""
+    for guest in shaped['wanted']:
+        for disk in guest['disks']:
+            found = state_images.get(disk['path']) or {}
+            if found.get('exists') and found.get('info') is not None:
+                yield guest, disk, found['info']
+
+
 def disk_errors(shaped, state_images):
     """Guest disks on the host that are not exactly what was declared (replaced or rebased by hand)."""
     errors = []
-    for guest in shaped['wanted']:
-        for disk in guest['disks']:
-            found = state_images.get(disk['path'])
-            if not found or not found.get('exists') or found.get('info') is None:
-                continue
-            info = found['info']
-            if (info.get('format') == disk['format']
-                    and info.get('full-backing-filename', '') == disk['base_path']
-                    and (disk['base_image'] == '' or info.get('backing-filename-format', '') == disk['base_format'])
-                    and data_file(info) == ''):
-                continue
-            errors.append(
-                'Guest %s: %s is refused: qemu-img sees format %s, backing file %s (%s), data file %s; declared:'
-                ' format %s, backing file %s %s. The role does not touch an existing disk: fix or remove it by'
-                ' hand.'
-                % (guest['name'], disk['path'], text(info.get('format')),
-                   text(info.get('full-backing-filename', 'none')),
-                   text(info.get('backing-filename-format', 'no format recorded')), data_file(info) or 'none',
-                   disk['format'], disk['base_path'] or 'none',
-                   ('(' + disk['base_format'] + ')') if disk['base_image'] else ''))
+    for guest, disk, info in existing_disks(shaped, state_images):
+        if (info.get('format') == disk['format']
+                and info.get('full-backing-filename', '') == disk['base_path']
+                and (disk['base_image'] == '' or info.get('backing-filename-format', '') == disk['base_format'])
+                and data_file(info) == ''):
+            continue
+        errors.append(
+            'Guest %s: %s is refused: qemu-img sees format %s, backing file %s (%s), data file %s; declared:'
+            ' format %s, backing file %s %s. The role does not touch an existing disk: fix or remove it by'
+            ' hand.'
+            % (guest['name'], disk['path'], text(info.get('format')),
+               text(info.get('full-backing-filename', 'none')),
+               text(info.get('backing-filename-format', 'no format recorded')), data_file(info) or 'none',
+               disk['format'], disk['base_path'] or 'none',
+               ('(' + disk['base_format'] + ')') if disk['base_image'] else ''))
     return errors
 
 
 def size_reports(shaped, state_images):
     """Existing disks whose size is not the declared one: reported, never changed."""
     reports = []
-    for guest in shaped['wanted']:
-        for disk in guest['disks']:
-            found = state_images.get(disk['path'])
-            if not found or not found.get('exists') or found.get('info') is None:
-                continue
-            actual = found['info'].get('virtual-size')
-            if actual != size_gib(disk['size_gib']) * GIB:
-                reports.append('Guest %s: %s is %s GiB, declared %s GiB. kvm_guests does not resize existing disks.'
-                               % (guest['name'], disk['path'], round((actual or 0) / float(GIB), 2),
-                                  text(disk['size_gib'])))
+    for guest, disk, info in existing_disks(shaped, state_images):
+        actual = info.get('virtual-size')
+        if actual != size_gib(disk['size_gib']) * GIB:
+            reports.append('Guest %s: %s is %s GiB, declared %s GiB. kvm_guests does not resize existing disks.'
+                           % (guest['name'], disk['path'], round((actual or 0) / float(GIB), 2),
+                              text(disk['size_gib'])))
     return reports
 
 

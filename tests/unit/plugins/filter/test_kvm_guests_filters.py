@@ -9,10 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 
 import pytest
-import yaml
 
 from ansible.errors import AnsibleFilterError
 from ansible.plugins.filter.core import to_nice_yaml
@@ -20,31 +18,21 @@ from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_guests_plan impo
 from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_guests_power import kvm_guests_power
 from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_guests_todo import kvm_guests_todo
 from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_guests_verify import kvm_guests_verify
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import kvm_guests_settings, role_vars
 
-ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'roles', 'kvm_guests')
-with open(os.path.join(ROLE, 'vars', 'main.yml')) as handle:
-    ROLE_VARS = yaml.safe_load(handle)
+ROLE_VARS = role_vars('kvm_guests')
 
 USER_DATA = {'users': [{'name': 'admin', 'ssh_authorized_keys': ['ssh-ed25519 AAAA admin@example'],
                         'sudo': 'ALL=(ALL) NOPASSWD:ALL'}],
              'runcmd': [['sh', '-c', 'echo "ready: $(hostname)" > /dev/ttyS0']], 'write_files': [
                  {'path': '/etc/motd', 'content': 'Ünïcode\nline two\n'}]}
-SETTINGS = {
+SETTINGS = kvm_guests_settings(**{
     'guests': [{'name': 'web1', 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}], 'nics': [{'network': 'br-guest'}],
                 'cloud_init': {'user_data': USER_DATA, 'network_config': {'version': 2, 'ethernets': {
                     'id0': {'match': {'name': 'en*'}, 'dhcp4': True}}}}}],
     'base_images': [{'name': 'debian-13', 'src': '/srv/d13.qcow2', 'checksum': 'sha256:' + '0' * 64}],
-    'profiles': {}, 'default_profile': 'general',
-    'profile_defaults': ROLE_VARS['__kvm_guests_profile_defaults'],
-    'builtin_profiles': ROLE_VARS['__kvm_guests_builtin_profiles'],
-    'profile_choices': ROLE_VARS['__kvm_guests_profile_choices'],
-    'nwfilter': 'clean-traffic', 'nwfilter_ip_learning': 'any', 'emulated_cpu_model': 'qemu64',
-    'emulated_tb_cache_mib': 256, 'shutdown_timeout_seconds': 180,
-    'base_image_dir': '/var/lib/libvirt/images/base', 'storage_dir': '/var/lib/libvirt/images/guests',
-    'definition_dir': '/etc/kvmcloud/guests', 'console_log_dir': '/var/log/libvirt/qemu',
-    'libvirt_config_dir': '/etc/libvirt/qemu', 'network_bridges': [{'name': 'br-guest'}],
-    'network_libvirt_networks': [],
-}
+    'network_bridges': [{'name': 'br-guest'}],
+})
 STATE = {'domains': {'web1': {'defined': False, 'running': False, 'autostart': False, 'xml': ''}},
          'networks': ['br-guest'], 'domcapabilities': {'machine': 'pc-q35-10.0', 'firmware': ['efi']},
          'images': {}, 'paths': {}, 'restart_markers': []}

@@ -9,16 +9,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import os
 
 import pytest
 import yaml
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan, shape
-
-ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'roles', 'kvm_guests')
-with open(os.path.join(ROLE, 'vars', 'main.yml')) as handle:
-    ROLE_VARS = yaml.safe_load(handle)
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import kvm_guests_settings
 
 GIB = 1073741824
 CHECKSUM = 'sha256:' + 'ab' * 32
@@ -27,7 +23,7 @@ STORE = '/var/lib/libvirt/images/guests'
 DEFS = '/etc/kvmcloud/guests'
 HOST = {'domain_type': 'qemu', 'emulated_cpu_model': 'qemu64', 'emulated_tb_cache_mib': 256, 'nosharepages': True,
         'nwfilter_ip_learning': 'any', 'console_log_dir': '/var/log/libvirt/qemu'}
-SETTINGS = {
+SETTINGS = kvm_guests_settings(**{
     'guests': [
         {'name': 'g1', 'state': 'running', 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}, {'size_gib': 1}],
          'nics': [{'network': 'br-guest'}, {'network': 'br-guest'}], 'cloud_init': {'user_data': {}}},
@@ -36,16 +32,8 @@ SETTINGS = {
         {'name': 'old', 'state': 'undefined', 'remove_disks': True},
     ],
     'base_images': [{'name': 'debian-13', 'src': '/srv/d13.qcow2', 'checksum': CHECKSUM}],
-    'profiles': {}, 'default_profile': 'general',
-    'profile_defaults': ROLE_VARS['__kvm_guests_profile_defaults'],
-    'builtin_profiles': ROLE_VARS['__kvm_guests_builtin_profiles'],
-    'profile_choices': ROLE_VARS['__kvm_guests_profile_choices'],
-    'nwfilter': 'clean-traffic', 'nwfilter_ip_learning': 'any', 'emulated_cpu_model': 'qemu64',
-    'emulated_tb_cache_mib': 256, 'shutdown_timeout_seconds': 180,
-    'base_image_dir': '/var/lib/libvirt/images/base', 'storage_dir': STORE, 'definition_dir': DEFS,
-    'console_log_dir': '/var/log/libvirt/qemu', 'libvirt_config_dir': '/etc/libvirt/qemu',
-    'network_bridges': [{'name': 'br-guest'}], 'network_libvirt_networks': [],
-}
+    'storage_dir': STORE, 'definition_dir': DEFS, 'network_bridges': [{'name': 'br-guest'}],
+})
 Q35 = 'pc-q35-10.0'
 
 

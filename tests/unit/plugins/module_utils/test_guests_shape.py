@@ -13,42 +13,19 @@ matches fragments of them.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import copy
-import os
 
 import pytest
-import yaml
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import shape
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import kvm_guests_settings, role_vars
 
-ROLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'roles', 'kvm_guests')
-with open(os.path.join(ROLE, 'vars', 'main.yml')) as handle:
-    ROLE_VARS = yaml.safe_load(handle)
-with open(os.path.join(ROLE, 'defaults', 'main.yml')) as handle:
-    DEFAULTS = yaml.safe_load(handle)
+ROLE_VARS = role_vars('kvm_guests')
 
 CHECKSUM = 'sha256:' + '0' * 64
 IMAGE = {'name': 'debian-13', 'src': '/srv/d13.qcow2', 'checksum': CHECKSUM}
 
 
-def settings(**overrides):
-    base = {
-        'guests': [], 'base_images': [], 'profiles': {}, 'default_profile': DEFAULTS['kvm_guests_default_profile'],
-        'profile_defaults': ROLE_VARS['__kvm_guests_profile_defaults'],
-        'builtin_profiles': ROLE_VARS['__kvm_guests_builtin_profiles'],
-        'profile_choices': ROLE_VARS['__kvm_guests_profile_choices'],
-        'nwfilter': 'clean-traffic', 'nwfilter_ip_learning': 'any',
-        'emulated_cpu_model': DEFAULTS['kvm_guests_emulated_cpu_model'],
-        'emulated_tb_cache_mib': DEFAULTS['kvm_guests_emulated_tb_cache_mib'],
-        'shutdown_timeout_seconds': DEFAULTS['kvm_guests_shutdown_timeout_seconds'],
-        'base_image_dir': DEFAULTS['kvm_guests_base_image_dir'], 'storage_dir': DEFAULTS['kvm_guests_storage_dir'],
-        'definition_dir': DEFAULTS['kvm_guests_definition_dir'],
-        'console_log_dir': DEFAULTS['kvm_guests_console_log_dir'],
-        'libvirt_config_dir': ROLE_VARS['__kvm_guests_libvirt_config_dir'],
-        'network_bridges': [], 'network_libvirt_networks': [],
-    }
-    base.update(copy.deepcopy(overrides))
-    return base
+settings = kvm_guests_settings
 
 
 def guest(name='g1', **keys):

@@ -11,14 +11,9 @@ __metaclass__ = type
 import hashlib
 import json
 import os
-from unittest import mock
-
-import pytest
-
-from ansible.module_utils import basic
 
 from ansible_collections.kvmcloud.hypervisor.plugins.modules import kvm_guests_state
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text, run_module_main
 
 VIRSH = '/usr/bin/virsh'
 QEMU_IMG = '/usr/bin/qemu-img'
@@ -26,27 +21,6 @@ URI = ['--connect', 'qemu:///system']
 DOMCAPS = fixture_text('virsh-domcapabilities-q35-qemu-trixie.xml')
 WEB1_XML = "<domain type='qemu' id='3'>\n  <name>web1</name>\n</domain>\n"
 DB1_XML = "<domain type='qemu'>\n  <name>db1</name>\n</domain>\n"
-
-
-class Exit(Exception):
-    def __init__(self, result, failed):
-        Exception.__init__(self, result.get('msg', ''))
-        self.result = result
-        self.failed = failed
-
-
-def _exit_json(module, **result):
-    raise Exit(result, failed=False)
-
-
-def _fail_json(module, **result):
-    raise Exit(result, failed=True)
-
-
-@pytest.fixture(autouse=True)
-def no_real_exit(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
 
 
 def libvirt_answers(extra=None):
@@ -68,25 +42,16 @@ def run_module(args, answers):
     """Run the module; returns (result, failed, the argv of every command it ran)."""
     calls = []
 
-    def run_command(argv, **kwargs):
+    def run_command(module, argv, **kwargs):
         calls.append(tuple(argv))
         assert kwargs.get('environ_update', {}).get('LC_ALL') == 'C'
         return answers.get(tuple(argv), (127, '', 'not recorded: %s' % ' '.join(argv)))
 
-    def get_bin_path(name, required=False, opt_dirs=None):
+    def get_bin_path(module, name, required=False, opt_dirs=None):
         return {'virsh': VIRSH, 'qemu-img': QEMU_IMG}[name]
 
-    try:
-        from ansible.module_utils.testing import patch_module_args
-        patched = patch_module_args(args)
-    except ImportError:  # ansible-core before 2.19
-        patched = mock.patch.object(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
-    with patched, \
-            mock.patch.object(basic.AnsibleModule, 'get_bin_path', side_effect=get_bin_path), \
-            mock.patch.object(basic.AnsibleModule, 'run_command', side_effect=run_command):
-        with pytest.raises(Exit) as caught:
-            kvm_guests_state.main()
-    return caught.value.result, caught.value.failed, calls
+    result, failed = run_module_main(kvm_guests_state.main, args, get_bin_path=get_bin_path, run_command=run_command)
+    return result, failed, calls
 
 
 def test_domains_are_read_with_virsh_and_only_defined_ones_dumped():
