@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: kvm_guests_plan
 short_description: kvm_guests' input under one shape, with the input errors
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Merges the profiles over their defaults, and fills in every default of the base images and the guests
     (disk paths, NIC filters, seed path), as the kvmcloud.hypervisor.kvm_guests role and its template use them.
@@ -32,12 +32,12 @@ options:
 EXAMPLES = r"""
 - name: Gather the guests under one shape
   ansible.builtin.set_fact:
-    __kvm_guests: "{{ __kvm_guests_settings | kvmcloud.hypervisor.kvm_guests_plan }}"
+    __kvm_guests_plan: "{{ __kvm_guests_settings | kvmcloud.hypervisor.kvm_guests_plan }}"
 
 - name: The input is valid
   ansible.builtin.assert:
-    that: __kvm_guests.errors | length == 0
-    fail_msg: "{{ __kvm_guests.errors | join('\n') }}"
+    that: __kvm_guests_plan.errors | length == 0
+    fail_msg: "{{ __kvm_guests_plan.errors | join('\n') }}"
 """
 
 RETURN = r"""

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: kvm_guests_power
 short_description: Which guests kvm_guests restarts, stops and starts
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Once the definitions are in, works out which running guests run an older definition than the one libvirt
     holds (now or since an earlier run), which guests are stopped, restarted, started with fresh UEFI variables
@@ -43,7 +43,7 @@ EXAMPLES = r"""
 - name: Work out which guests stop, restart, or start
   ansible.builtin.set_fact:
     __kvm_guests_power: >-
-      {{ __kvm_guests | kvmcloud.hypervisor.kvm_guests_power(__kvm_guests_todo, ['web1'], ansible_check_mode,
+      {{ __kvm_guests_plan | kvmcloud.hypervisor.kvm_guests_power(__kvm_guests_todo, ['web1'], ansible_check_mode,
                                                                kvm_guests_restart_changed | bool) }}
 """
 

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: kvm_guests_todo
 short_description: What kvm_guests does on a host, from its input and one read of the host
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Takes the shaped input (P(kvmcloud.hypervisor.kvm_guests_plan#filter)) and what
     M(kvmcloud.hypervisor.kvm_guests_state) read, and returns the checks that stop the run before any change
@@ -48,7 +48,7 @@ EXAMPLES = r"""
 - name: Decide what the guests need
   ansible.builtin.set_fact:
     __kvm_guests_todo: >-
-      {{ __kvm_guests | kvmcloud.hypervisor.kvm_guests_todo(__kvm_guests_settings, __kvm_guests_state,
+      {{ __kvm_guests_plan | kvmcloud.hypervisor.kvm_guests_todo(__kvm_guests_settings, __kvm_guests_state,
                                                               inventory_hostname, __kvm_guests_domain_type,
                                                               __kvm_guests_template_host) }}
 """

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: kvm_guests_verify
 short_description: Check the base images and guest disks a read of the host found
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Checks the images M(kvmcloud.hypervisor.kvm_guests_state) read against the shaped input
     (P(kvmcloud.hypervisor.kvm_guests_plan#filter)), for images just imported or disks just created.
@@ -28,7 +28,7 @@ options:
 EXAMPLES = r"""
 - name: Base images have the declared format and name no other file
   ansible.builtin.assert:
-    that: (__kvm_guests | kvmcloud.hypervisor.kvm_guests_verify(__kvm_guests_imported)).images | length == 0
+    that: (__kvm_guests_plan | kvmcloud.hypervisor.kvm_guests_verify(__kvm_guests_imported)).images | length == 0
 """
 
 RETURN = r"""

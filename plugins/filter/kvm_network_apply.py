@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: kvm_network_apply
 short_description: Work out what applying kvm_network's changed networkd files takes
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - From the plan of M(kvmcloud.hypervisor.kvm_network_plan#filter), the facts read before the
     files were written, and the paths M(kvmcloud.hypervisor.config_files) changed, lists the links

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 name: kvm_network_plan
 short_description: Check kvm_network's settings and plan its bridges, files and libvirt networks
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Turns the settings of the C(kvm_network) role into what it writes and checks, on the
     controller, so the role reads like a list of steps and the logic has unit tests.

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: config_files
 short_description: Write or remove many files, some rendered from templates, in one round trip
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Makes every file of O(files) hold the given content, owner, group and mode, or be absent, in one module call.
     A role hands over its whole list of files instead of looping over M(ansible.builtin.copy) or

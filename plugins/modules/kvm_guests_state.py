@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: kvm_guests_state
 short_description: Read the guests, networks, images and files of a KVM host in one call
-version_added: 0.3.0
+version_added: 0.4.0
 description:
   - Reads what the kvmcloud.hypervisor.kvm_guests role needs to know about a host, so the role can decide on the
     controller what to create, import, define and start.

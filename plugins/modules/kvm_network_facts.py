@@ -37,6 +37,7 @@ options:
         C(PREFIX*.netdev) and C(PREFIX*.network) are returned in RV(ansible_facts.kvm_network.networkd_files).
     type: str
     default: 05-kvmcloud-
+    version_added: 0.4.0
   libvirt_networks:
     description:
       - Read every libvirt network (C(virsh --readonly net-list --all) and C(net-dumpxml --inactive))
@@ -44,6 +45,7 @@ options:
         cannot reach libvirt.
     type: bool
     default: false
+    version_added: 0.4.0
   units:
     description:
       - systemd units whose state is returned in RV(ansible_facts.kvm_network.units), read with one
@@ -51,12 +53,14 @@ options:
     type: list
     elements: str
     default: []
+    version_added: 0.4.0
   paths:
     description:
       - Paths whose existence, type, mode and owner are returned in RV(ansible_facts.kvm_network.paths).
     type: list
     elements: path
     default: []
+    version_added: 0.4.0
   host_guard_file:
     description:
       - An nftables file that defines O(host_guard_table). When given,
@@ -64,11 +68,13 @@ options:
         is exactly what the file defines (the file is loaded into a scratch network namespace
         with C(unshare --net), and nft's listings of both are compared).
     type: path
+    version_added: 0.4.0
   host_guard_table:
     description:
       - The table of O(host_guard_file), as family and name.
     type: str
     default: inet kvmcloud_guard
+    version_added: 0.4.0
 extends_documentation_fragment:
   - kvmcloud.hypervisor.read_only
 attributes:
