@@ -18,16 +18,8 @@ description:
   - Keeps each existing guest's UUID, machine type and MAC addresses, and derives them for a new guest from the
     inventory name and the guest's name.
 options:
-  _input:
-    description: The output of P(kvmcloud.hypervisor.kvm_guests_plan#filter).
-    type: dict
-    required: true
   settings:
     description: The settings given to P(kvmcloud.hypervisor.kvm_guests_plan#filter).
-    type: dict
-    required: true
-  state:
-    description: The registered result of M(kvmcloud.hypervisor.kvm_guests_state).
     type: dict
     required: true
   inventory_hostname:
@@ -42,6 +34,8 @@ options:
     description: The host settings the domain template reads (C(domain_type), C(emulated_cpu_model), ...).
     type: dict
     required: true
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.guests_plan
 """
 
 EXAMPLES = r"""

@@ -14,15 +14,8 @@ version_added: 0.4.0
 description:
   - Checks the images M(kvmcloud.hypervisor.kvm_guests_state) read against the shaped input
     (P(kvmcloud.hypervisor.kvm_guests_plan#filter)), for images just imported or disks just created.
-options:
-  _input:
-    description: The output of P(kvmcloud.hypervisor.kvm_guests_plan#filter).
-    type: dict
-    required: true
-  state:
-    description: The registered result of M(kvmcloud.hypervisor.kvm_guests_state).
-    type: dict
-    required: true
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.guests_plan
 """
 
 EXAMPLES = r"""
