@@ -45,17 +45,13 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import parse_show
 
 
 def systemctl_show(text):
     if not isinstance(text, str):
         raise AnsibleFilterError("systemctl_show expects a string, got %s" % type(text).__name__)
-    units = {}
-    for block in text.split("\n\n"):
-        properties = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        if "Id" in properties:
-            units[properties["Id"]] = properties
-    return units
+    return parse_show(text)
 
 
 class FilterModule(object):

@@ -9,7 +9,7 @@ services that matter to the roles: read once, so a converged host needs no furth
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import unit_state
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import systemctl_show, unit_state
 
 # Units whose enablement the roles decide on: both daemon layouts, their sockets, and
 # services the hardening masks. Reading a unit's state is a few file lookups.
@@ -29,15 +29,8 @@ def unit_states(fs, runner, units=WATCHED_UNITS):
     the unit files say whether a unit is enabled or masked, and whether it runs stays unknown.
     """
     states = dict((unit, {'file_state': unit_state(fs, unit), 'active': None}) for unit in units)
-    systemctl = fs.find_bin('systemctl')
-    if systemctl is None:
-        return states
-    rc, out, _err = runner.run([systemctl, 'show', '--property=Id,ActiveState,UnitFileState', '--'] + list(units))
-    if rc != 0:
-        return states
-    for block in (out or '').split('\n\n'):
-        props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
-        unit = props.get('Id')
+    shown = systemctl_show(fs, runner, units, ('ActiveState', 'UnitFileState'))
+    for unit, props in (shown or {}).items():
         if unit in states:
             states[unit] = {'file_state': props.get('UnitFileState') or 'not-found',
                             'active': props.get('ActiveState') or None}

@@ -31,6 +31,30 @@ def unit_state(fs, unit):
     return 'disabled'
 
 
+def parse_show(text):
+    """{Id: {property: value}} from the output of `systemctl show --property=Id,... UNIT...`,
+    which prints one block of NAME=VALUE lines per unit, blocks separated by a blank line."""
+    units = {}
+    for block in (text or '').split('\n\n'):
+        properties = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        if 'Id' in properties:
+            units[properties['Id']] = properties
+    return units
+
+
+def systemctl_show(fs, runner, units, properties):
+    """The properties of every unit from one `systemctl show` call, as parse_show returns
+    them, or None when there is no systemctl or it fails (no systemd running)."""
+    systemctl = fs.find_bin('systemctl')
+    if systemctl is None:
+        return None
+    wanted = ['Id'] + [name for name in properties if name != 'Id']
+    rc, out, _err = runner.run([systemctl, 'show', '--property=' + ','.join(wanted), '--'] + list(units))
+    if rc != 0:
+        return None
+    return parse_show(out)
+
+
 def parse_unit(text, settings=None):
     """Merge one unit file or drop-in into settings: {key: [values]}.
 

@@ -12,10 +12,13 @@ __metaclass__ = type
 
 import stat
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_objects import parse_list
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import systemctl_show
+
 NETWORKD_DIR = '/etc/systemd/network'
 BRIDGE_SYSCTL_DIR = '/proc/sys/net/bridge'
 LIBVIRT_URI = 'qemu:///system'
-UNIT_PROPERTIES = ('Id', 'LoadState', 'ActiveState', 'UnitFileState')
+UNIT_PROPERTIES = ('LoadState', 'ActiveState', 'UnitFileState')
 
 
 class HostStateError(Exception):
@@ -66,28 +69,14 @@ def path_info(fs, paths):
     return info
 
 
-def parse_unit_blocks(text, units):
-    """`systemctl show` prints one block per unit, in the order asked, separated by a blank line."""
-    blocks = [block for block in (text or '').split('\n\n') if block.strip()]
-    states = {}
-    for unit, block in zip(units, blocks):
-        properties = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
-        states[unit] = {'load_state': properties.get('LoadState', ''),
-                        'active_state': properties.get('ActiveState', ''),
-                        'unit_file_state': properties.get('UnitFileState', '')}
-    return states
-
-
 def unit_states(fs, runner, units):
     """{unit: {load_state, active_state, unit_file_state}} in one systemctl call; empty when
     systemctl is missing or fails (the caller then asks the service modules, which know)."""
-    systemctl = fs.find_bin('systemctl')
-    if not units or systemctl is None:
-        return {}
-    rc, out, _err = runner.run([systemctl, 'show', '--property=' + ','.join(UNIT_PROPERTIES)] + list(units))
-    if rc != 0:
-        return {}
-    return parse_unit_blocks(out, units)
+    shown = systemctl_show(fs, runner, units, UNIT_PROPERTIES) if units else None
+    return dict((unit, {'load_state': props.get('LoadState', ''),
+                        'active_state': props.get('ActiveState', ''),
+                        'unit_file_state': props.get('UnitFileState', '')})
+                for unit, props in (shown or {}).items() if unit in units)
 
 
 def nft_table_state(fs, runner, table, path):
@@ -111,18 +100,6 @@ def nft_table_state(fs, runner, table, path):
     return state
 
 
-def parse_net_list(text):
-    """[(name, active, autostart, persistent)] from `virsh --quiet net-list --all`."""
-    networks = []
-    for line in (text or '').splitlines():
-        fields = line.split()
-        if len(fields) < 4:
-            continue
-        name = line.strip().rsplit(None, 3)[0]
-        networks.append((name, fields[-3] == 'active', fields[-2] == 'yes', fields[-1] == 'yes'))
-    return networks
-
-
 def libvirt_networks(fs, runner):
     """{name: {active, autostart, persistent, xml}} of every libvirt network, xml being the
     inactive definition (what the next start uses). Asked over the read-only socket."""
@@ -134,9 +111,10 @@ def libvirt_networks(fs, runner):
     if rc != 0:
         raise HostStateError('virsh net-list failed (rc %s): %s' % (rc, (err or out).strip()))
     networks = {}
-    for name, active, autostart, persistent in parse_net_list(out):
+    for name, row in parse_list(out, ('state', 'autostart', 'persistent')).items():
         rc, xml, err = runner.run(base + ['net-dumpxml', '--inactive', name])
         if rc != 0:
             raise HostStateError('virsh net-dumpxml --inactive %s failed (rc %s): %s' % (name, rc, (err or xml).strip()))
-        networks[name] = {'active': active, 'autostart': autostart, 'persistent': persistent, 'xml': xml}
+        networks[name] = {'active': row['state'] == 'active', 'autostart': row['autostart'] == 'yes',
+                          'persistent': row['persistent'] == 'yes', 'xml': xml}
     return networks

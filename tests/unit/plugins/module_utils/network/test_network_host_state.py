@@ -78,7 +78,7 @@ UNITS = ['systemd-networkd.service', 'kvmcloud-host-guard.service']
 
 
 def test_units_in_one_systemctl_call(make_host):
-    runner = FakeRunner({(SYSTEMCTL, 'show', '--property=Id,LoadState,ActiveState,UnitFileState') + tuple(UNITS):
+    runner = FakeRunner({(SYSTEMCTL, 'show', '--property=Id,LoadState,ActiveState,UnitFileState', '--') + tuple(UNITS):
                          (0, SHOW, '')})
     assert host_state.unit_states(make_host(BINARIES), runner, UNITS) == {
         'systemd-networkd.service': {'load_state': 'loaded', 'active_state': 'active', 'unit_file_state': 'enabled'},
