@@ -12,7 +12,8 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.container impo
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.cpu_facts import cpu_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_validate import run_host_validate
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.kvm_device import kvm_api_version, kvm_facts
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_objects import libvirt_objects, unit_states
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_objects import (
+    libvirt_files, libvirt_objects, path_states, unit_states)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.memory_facts import iommu_facts, memory_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network_facts import network_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.package_db import package_db_facts
@@ -58,12 +59,33 @@ def kvm_reasons(cpu, kvm, container):
     return reasons
 
 
+def distribution_facts(module, collectors=None):
+    """The facts setup's distribution and pkg_mgr subsets give (distribution, its version,
+    major version and release, os_family, pkg_mgr...), from the same collectors, with the
+    ansible_ prefix setup gives them: Ansible serves them as ansible_facts.distribution and so on.
+    collectors: the two collector classes, for tests."""
+    if collectors is None:
+        # Imported only when asked: ansible.module_utils.facts imports every collector it has,
+        # a cost (some 70 modules) the calls that do not ask should not pay.
+        from ansible.module_utils.facts.system.distribution import DistributionFactCollector
+        from ansible.module_utils.facts.system.pkg_mgr import PkgMgrFactCollector
+        collectors = (DistributionFactCollector, PkgMgrFactCollector)
+    facts = {}
+    for collector in collectors:
+        # Each collector reads the earlier ones' facts by their prefixed names
+        # (PkgMgrFactCollector needs ansible_os_family), as setup hands them on.
+        found = collector().collect(module=module, collected_facts=facts)
+        facts.update(('ansible_' + name, value) for name, value in found.items())
+    return facts
+
+
 def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe=kvm_api_version,
-            gather_libvirt_objects=False):
+            gather_libvirt_objects=False, paths=()):
     cpu = cpu_facts(fs)
     kvm = kvm_facts(fs, cpu, api_probe=api_probe)
     container = detect_container(fs)
     reasons = kvm_reasons(cpu, kvm, container)
+    units = unit_states(fs, runner)
     facts = {
         'can_run_kvm_guests': kvm['dev_present'] and kvm['usable'] and cpu['virt_extension'] != 'none',
         'reasons': reasons,
@@ -76,7 +98,9 @@ def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe
         'virt_stack': virt_stack_facts(fs, runner, gather_capabilities),
         'network': network_facts(fs, runner),
         'package_db': package_db_facts(fs),
-        'units': unit_states(fs, runner),
+        'units': units,
+        'libvirt_files': libvirt_files(fs, units),
+        'paths': path_states(fs, paths),
         'host_validate': {'installed': fs.find_bin('virt-host-validate') is not None, 'ran': False,
                           'rc': None, 'checks': [], 'counts': {}},
     }

@@ -3,37 +3,105 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""libvirt's storage pools and networks with their state, and the unit-file state of the
-services that matter to the roles: read once, so a converged host needs no further calls."""
+"""libvirt's storage pools and networks with their state, the state of the units that matter
+to the roles, libvirt's config files and live sockets, and any directories a role asks about:
+read once, so a converged host needs no further calls."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import systemctl_show, unit_state
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import (
+    systemctl_show, unit_state, unix_seconds)
 
-# Units whose enablement the roles decide on: both daemon layouts, their sockets, and
-# services the hardening masks. Reading a unit's state is a few file lookups.
+# Units whose state the roles decide on: every unit of both daemon layouts (kvm_host's
+# __kvm_host_layouts: services, sockets, and the units the other layout disables), the
+# remote-access sockets kvm_hardening masks, and ksmtuned. Reading a unit's state is a few
+# file lookups.
 WATCHED_UNITS = (
     'libvirtd.service', 'libvirtd.socket', 'libvirtd-ro.socket', 'libvirtd-admin.socket',
     'libvirtd-tcp.socket', 'libvirtd-tls.socket',
     'virtqemud.service', 'virtqemud.socket', 'virtqemud-ro.socket', 'virtqemud-admin.socket',
+    'virtnetworkd.service', 'virtnetworkd.socket', 'virtnetworkd-ro.socket', 'virtnetworkd-admin.socket',
+    'virtnodedevd.service', 'virtnodedevd.socket', 'virtnodedevd-ro.socket', 'virtnodedevd-admin.socket',
+    'virtnwfilterd.service', 'virtnwfilterd.socket', 'virtnwfilterd-ro.socket', 'virtnwfilterd-admin.socket',
+    'virtsecretd.service', 'virtsecretd.socket', 'virtsecretd-ro.socket', 'virtsecretd-admin.socket',
+    'virtstoraged.service', 'virtstoraged.socket', 'virtstoraged-ro.socket', 'virtstoraged-admin.socket',
+    'virtinterfaced.service', 'virtinterfaced.socket', 'virtinterfaced-ro.socket', 'virtinterfaced-admin.socket',
     'virtproxyd.service', 'virtproxyd.socket', 'virtproxyd-tcp.socket', 'virtproxyd-tls.socket',
+    'virtlogd.socket',
     'ksmtuned.service',
 )
+UNIT_PROPERTIES = ('ActiveState', 'UnitFileState', 'ActiveEnterTimestamp', 'Listen')
+
+# The config files a running daemon reads only when it starts: qemu.conf and each layout's own.
+LIBVIRT_CONFIG_FILES = ('/etc/libvirt/qemu.conf', '/etc/libvirt/libvirtd.conf', '/etc/libvirt/virtqemud.conf')
+
+
+def first_listen(value):
+    """The address of the first Listen entry systemctl shows, without its type:
+    '/run/libvirt/libvirt-sock (Stream)' -> '/run/libvirt/libvirt-sock'; None when empty."""
+    if not value:
+        return None
+    address, sep, _kind = value.rpartition(' (')
+    return address if sep and value.endswith(')') else value
 
 
 def unit_states(fs, runner, units=WATCHED_UNITS):
-    """{unit: {'file_state': enabled|disabled|masked|not-found|..., 'active': ActiveState or None}}.
+    """{unit: {'file_state': enabled|disabled|masked|not-found|..., 'active': ActiveState or None,
+    'since': when it last became active (seconds since the epoch) or None,
+    'listen': the first address a socket listens on (a path for a unix socket) or None}}.
 
-    One `systemctl show` answers for every unit; where systemctl cannot (no systemd running),
-    the unit files say whether a unit is enabled or masked, and whether it runs stays unknown.
+    One `systemctl show` answers for every unit; systemctl prints an empty UnitFileState for a
+    unit it cannot find, which is reported as 'not-found'. Where systemctl cannot answer (no
+    systemd running), the unit files say whether a unit is enabled or masked, and the rest stays
+    unknown.
     """
-    states = dict((unit, {'file_state': unit_state(fs, unit), 'active': None}) for unit in units)
-    shown = systemctl_show(fs, runner, units, ('ActiveState', 'UnitFileState'))
-    for unit, props in (shown or {}).items():
-        if unit in states:
+    shown = systemctl_show(fs, runner, units, UNIT_PROPERTIES, timestamp='unix') or {}
+    states = {}
+    for unit in units:
+        props = shown.get(unit)
+        if props is None:
+            states[unit] = {'file_state': unit_state(fs, unit), 'active': None, 'since': None, 'listen': None}
+        else:
             states[unit] = {'file_state': props.get('UnitFileState') or 'not-found',
-                            'active': props.get('ActiveState') or None}
+                            'active': props.get('ActiveState') or None,
+                            'since': unix_seconds(props.get('ActiveEnterTimestamp')),
+                            'listen': first_listen(props.get('Listen')) if unit.endswith('.socket') else None}
+    return states
+
+
+def file_states(fs, paths):
+    """{path: {'exists', 'mode' (such as '0660'), 'group', 'mtime' (whole seconds)}}, the link's
+    target for a link; None for all but exists when the path is absent."""
+    states = {}
+    for path in paths:
+        info, st = fs.owner_info(path), fs.stat(path)
+        if info is None or st is None:
+            states[path] = {'exists': False, 'mode': None, 'group': None, 'mtime': None}
+        else:
+            states[path] = {'exists': True, 'mode': info['mode'], 'group': info['group'], 'mtime': int(st.st_mtime)}
+    return states
+
+
+def libvirt_files(fs, units):
+    """file_states of libvirt's config files and of the path each socket among units (as
+    unit_states returns them) listens on, as systemd reports it now."""
+    sockets = set(state['listen'] for unit, state in units.items()
+                  if unit.endswith('.socket') and (state['listen'] or '').startswith('/'))
+    return file_states(fs, list(LIBVIRT_CONFIG_FILES) + sorted(sockets))
+
+
+def path_states(fs, paths):
+    """{path: {'exists', 'isdir', 'mode' (such as '0711'), 'owner', 'group'}}, the link's target
+    for a link; None for mode, owner and group when the path is absent."""
+    states = {}
+    for path in paths:
+        info = fs.owner_info(path)
+        if info is None:
+            states[path] = {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None}
+        else:
+            states[path] = {'exists': True, 'isdir': fs.isdir(path), 'mode': info['mode'],
+                            'owner': info['owner'], 'group': info['group']}
     return states
 
 

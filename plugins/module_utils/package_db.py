@@ -3,19 +3,39 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Whether the host's package database was left mid-operation by an interrupted install."""
+"""The host's package database: whether an interrupted install left it mid-operation, and
+which packages are fully installed."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+DPKG_STATUS = '/var/lib/dpkg/status'
 DPKG_UPDATES = '/var/lib/dpkg/updates'
+
+
+def installed_dpkg_packages(status_text):
+    """Names of the packages dpkg's status file records as 'install ok installed'. A package
+    left half-configured or unpacked is not installed: apt still has work to do on it."""
+    installed = set()
+    for stanza in status_text.split('\n\n'):
+        fields = {}
+        for line in stanza.splitlines():
+            key, sep, value = line.partition(':')
+            if sep and not line[:1].isspace():
+                fields[key] = value.strip()
+        if fields.get('Status') == 'install ok installed' and fields.get('Package'):
+            installed.add(fields['Package'])
+    return sorted(installed)
 
 
 def package_db_facts(fs):
     """dpkg journals each status change in numbered files under updates/ and folds them into
     its status file when it finishes; numbered files left behind are what makes apt refuse to
-    run with "dpkg was interrupted". RPM hosts have no such state."""
+    run with "dpkg was interrupted". The installed list lets a role skip its package module
+    when nothing is missing (null where it cannot be read cheaply: RPM hosts)."""
     if not fs.isdir('/var/lib/dpkg'):
-        return {'manager': 'rpm' if fs.isdir('/var/lib/rpm') else None, 'interrupted': False}
+        return {'manager': 'rpm' if fs.isdir('/var/lib/rpm') else None, 'interrupted': False, 'installed': None}
     pending = [name for name in fs.listdir(DPKG_UPDATES) if name.isdigit()]
-    return {'manager': 'dpkg', 'interrupted': bool(pending)}
+    status = fs.read(DPKG_STATUS)
+    return {'manager': 'dpkg', 'interrupted': bool(pending),
+            'installed': installed_dpkg_packages(status) if status is not None and not pending else None}

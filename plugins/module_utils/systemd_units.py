@@ -33,26 +33,48 @@ def unit_state(fs, unit):
 
 def parse_show(text):
     """{Id: {property: value}} from the output of `systemctl show --property=Id,... UNIT...`,
-    which prints one block of NAME=VALUE lines per unit, blocks separated by a blank line."""
+    which prints one block of NAME=VALUE lines per unit, blocks separated by a blank line.
+    A property printed on several lines (Listen, one line per address) keeps its first."""
     units = {}
     for block in (text or '').split('\n\n'):
-        properties = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        properties = {}
+        for line in block.splitlines():
+            name, sep, value = line.partition('=')
+            if sep:
+                properties.setdefault(name, value)
         if 'Id' in properties:
             units[properties['Id']] = properties
     return units
 
 
-def systemctl_show(fs, runner, units, properties):
+def systemctl_show(fs, runner, units, properties, timestamp=None):
     """The properties of every unit from one `systemctl show` call, as parse_show returns
-    them, or None when there is no systemctl or it fails (no systemd running)."""
+    them, or None when there is no systemctl or it fails (no systemd running).
+
+    timestamp='unix' prints timestamps as @SECONDS (systemd 248 and later). An older systemctl
+    refuses the option: it is asked once more without it, and prints them in local time."""
     systemctl = fs.find_bin('systemctl')
     if systemctl is None:
         return None
     wanted = ['Id'] + [name for name in properties if name != 'Id']
-    rc, out, _err = runner.run([systemctl, 'show', '--property=' + ','.join(wanted), '--'] + list(units))
+    argv = [systemctl, 'show', '--property=' + ','.join(wanted), '--'] + list(units)
+    rc, out, _err = runner.run(argv[:2] + ['--timestamp=' + timestamp] + argv[2:] if timestamp else argv)
+    if rc != 0 and timestamp:
+        rc, out, _err = runner.run(argv)
     if rc != 0:
         return None
     return parse_show(out)
+
+
+def unix_seconds(value):
+    """Seconds since the epoch from a timestamp systemctl printed with --timestamp=unix
+    ('@1700000000'); None for an empty value (never happened) or another format."""
+    if not value or not value.startswith('@'):
+        return None
+    try:
+        return int(value[1:])
+    except ValueError:
+        return None
 
 
 def parse_unit(text, settings=None):

@@ -17,6 +17,8 @@ description:
     kvm modules, IOMMU, memory, Linux security modules, the installed libvirt/QEMU stack and the bridges.
   - Opens C(/dev/kvm) and asks C(KVM_GET_API_VERSION) to prove the device is usable.
   - Returns everything under C(ansible_facts.kvm_host), with a summary C(can_run_kvm_guests) and C(reasons).
+  - On request also returns the distribution facts C(ansible.builtin.setup) gives, so a role needs no
+    C(setup) call of its own.
   - Never changes the host. If a libvirt socket exists, C(virsh capabilities) is asked over the read-only
     socket; with socket activation that may start an idle libvirt daemon.
 author:
@@ -40,6 +42,24 @@ options:
         define, start or remove without a call of its own.
     type: bool
     default: false
+    version_added: 0.4.0
+  gather_distribution:
+    description:
+      - Also return, at the top level of C(ansible_facts), the facts of C(ansible.builtin.setup)'s
+        C(distribution) and C(pkg_mgr) subsets (C(distribution), C(distribution_version),
+        C(distribution_major_version), C(distribution_release), C(os_family), C(pkg_mgr) and the rest),
+        computed by the same collectors of ansible-core, so they are the values C(setup) would give.
+    type: bool
+    default: false
+    version_added: 0.4.0
+  paths:
+    description:
+      - Paths whose existence, type, mode and owner are returned in RV(ansible_facts.kvm_host.paths),
+        for example the directories a role is about to create, so it calls M(ansible.builtin.file)
+        only for those that differ.
+    type: list
+    elements: str
+    default: []
     version_added: 0.4.0
 extends_documentation_fragment:
   - kvmcloud.hypervisor.read_only
@@ -69,6 +89,23 @@ EXAMPLES = r'''
 - name: Show the failed virt-host-validate checks
   ansible.builtin.debug:
     msg: "{{ kvm_host.host_validate.checks | selectattr('result', 'equalto', 'FAIL') | list }}"
+
+- name: Read the distribution, libvirt's pools and networks, and a pool directory in one call
+  kvmcloud.hypervisor.kvm_host_facts:
+    gather_distribution: true
+    gather_libvirt_objects: true
+    paths: [/srv/vm-images]
+
+- name: Create the pool directory only when it is missing or differs
+  ansible.builtin.file:
+    path: /srv/vm-images
+    state: directory
+    owner: root
+    group: root
+    mode: "0711"
+  vars:
+    pool_dir: "{{ ansible_facts.kvm_host.paths['/srv/vm-images'] }}"
+  when: not pool_dir.isdir or [pool_dir.owner, pool_dir.group, pool_dir.mode] != ['root', 'root', '0711']
 '''
 
 RETURN = r'''
@@ -77,6 +114,46 @@ ansible_facts:
   returned: always
   type: complex
   contains:
+    ansible_distribution:
+      description:
+        - The distribution, served as C(ansible_facts.distribution).
+        - With O(gather_distribution), every fact of C(setup)'s C(distribution) and C(pkg_mgr) subsets is returned
+          under the name C(setup) gives it; those below, and where the platform has them
+          C(ansible_distribution_minor_version) and C(ansible_distribution_file_*).
+      type: str
+      returned: when O(gather_distribution) is true
+      sample: "Debian"
+      version_added: 0.4.0
+    ansible_distribution_version:
+      description: Its version, as C(setup) gives it.
+      type: str
+      returned: when O(gather_distribution) is true
+      sample: "13.2"
+      version_added: 0.4.0
+    ansible_distribution_major_version:
+      description: Its major version.
+      type: str
+      returned: when O(gather_distribution) is true
+      sample: "13"
+      version_added: 0.4.0
+    ansible_distribution_release:
+      description: Its release name.
+      type: str
+      returned: when O(gather_distribution) is true
+      sample: "trixie"
+      version_added: 0.4.0
+    ansible_os_family:
+      description: The family of distributions it belongs to.
+      type: str
+      returned: when O(gather_distribution) is true
+      sample: "Debian"
+      version_added: 0.4.0
+    ansible_pkg_mgr:
+      description: The package manager C(setup) names for it (the name of its module).
+      type: str
+      returned: when O(gather_distribution) is true
+      sample: "apt"
+      version_added: 0.4.0
     kvm_host:
       description: Everything known about the host's ability to run KVM guests.
       returned: always
@@ -151,12 +228,39 @@ ansible_facts:
           returned: always
         units:
           description:
-            - libvirt's services and sockets of both daemon layouts and C(ksmtuned.service), each a dict of
-              C(file_state) (C(enabled), C(disabled), C(static), C(masked), C(not-found)...) and C(active)
-              (systemd's C(ActiveState), null when systemd cannot be asked), from one C(systemctl show).
+            - libvirt's services and sockets of both daemon layouts (C(virtlogd.socket) too) and
+              C(ksmtuned.service), each a dict of C(file_state) (C(enabled), C(disabled), C(static), C(masked),
+              C(not-found)...), C(active) (systemd's C(ActiveState), null when systemd cannot be asked),
+              C(since) (when the unit last became active, in seconds since the epoch, null when it never did
+              or systemd is older than 248) and C(listen) (for a socket, the first address it listens on, the
+              path of a unix socket such as C(/run/libvirt/libvirt-sock); null otherwise), from one
+              C(systemctl show).
           type: dict
           returned: always
           version_added: 0.4.0
+          sample: {"libvirtd.socket": {"file_state": "enabled", "active": "active", "since": 1764789000,
+                                       "listen": "/run/libvirt/libvirt-sock"}}
+        libvirt_files:
+          description:
+            - By path, C(/etc/libvirt/qemu.conf), C(libvirtd.conf), C(virtqemud.conf) and the path each socket
+              of RV(ansible_facts.kvm_host.units) listens on now, each with C(exists), C(mode) (such as C(0660)),
+              C(group) and C(mtime) (whole seconds since the epoch); all but C(exists) null when the path is
+              absent. With C(units), a role tells a daemon that started before its config last changed, or
+              a live socket whose mode or group drifted.
+          type: dict
+          returned: always
+          version_added: 0.4.0
+          sample: {"/run/libvirt/libvirt-sock": {"exists": true, "mode": "0660", "group": "libvirt",
+                                                 "mtime": 1764789000}}
+        paths:
+          description:
+            - Each path of O(paths) with C(exists), C(isdir), C(mode) (such as C(0711)), C(owner) and C(group),
+              of the target for a link; C(mode), C(owner) and C(group) null when the path is absent.
+          type: dict
+          returned: always
+          version_added: 0.4.0
+          sample: {"/var/lib/libvirt/images": {"exists": true, "isdir": true, "mode": "0711", "owner": "root",
+                                               "group": "root"}}
         libvirt:
           description:
             - With O(gather_libvirt_objects), C(read) (bool), C(note) (why not read), C(pools) and
@@ -169,6 +273,8 @@ ansible_facts:
           description:
             - C(manager) (dpkg, rpm or null) and C(interrupted), true when an interrupted dpkg run left
               changes it never finished (apt then refuses to install until C(dpkg --configure -a) runs).
+            - C(installed), the sorted names of the packages dpkg records as fully installed (version 0.4.0),
+              read from its status file; null on RPM hosts and while an install is unfinished.
           type: dict
           returned: always
         host_validate:
@@ -181,7 +287,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import collect
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import collect, distribution_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import CommandRunner, HostFS
 
 
@@ -191,6 +297,8 @@ def main():
             virt_host_validate=dict(type='bool', default=False),
             gather_virsh_capabilities=dict(type='bool', default=True),
             gather_libvirt_objects=dict(type='bool', default=False),
+            gather_distribution=dict(type='bool', default=False),
+            paths=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -200,8 +308,12 @@ def main():
         gather_capabilities=module.params['gather_virsh_capabilities'],
         host_validate=module.params['virt_host_validate'],
         gather_libvirt_objects=module.params['gather_libvirt_objects'],
+        paths=module.params['paths'],
     )
-    module.exit_json(changed=False, ansible_facts={'kvm_host': facts})
+    ansible_facts = {'kvm_host': facts}
+    if module.params['gather_distribution']:
+        ansible_facts.update(distribution_facts(module))
+    module.exit_json(changed=False, ansible_facts=ansible_facts)
 
 
 if __name__ == '__main__':

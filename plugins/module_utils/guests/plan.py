@@ -431,6 +431,9 @@ def power(shaped, todo, defined_now, check_mode, restart_changed):
         if starting and (name in todo['secure_boot_changed'] or '.nvram.' in marker):
             nvram_resets.append(name)
     markers = list(restarts.values())
+    start = [name for name in declared_running
+             if (name not in running or name in restarting) and name not in nvram_resets]
+    left_off = [name for name in declared_shutoff if name in todo['secure_boot_changed']]
     return {
         'restarts': restarts,
         'markers_missing': [marker for marker in markers if marker not in pending],
@@ -438,8 +441,9 @@ def power(shaped, todo, defined_now, check_mode, restart_changed):
         'restarting': restarting,
         'shutdown': stopping + restarting,
         'nvram_resets': nvram_resets,
-        'start': [name for name in declared_running
-                  if (name not in running or name in restarting) and name not in nvram_resets],
-        'left_off': [name for name in declared_shutoff if name in todo['secure_boot_changed']],
+        'start': start,
+        'left_off': left_off,
         'restart_needed': [name for name in restarts if name not in restarting],
+        # Whether power.yml has anything to do: a converged host skips its tasks in one step.
+        'acts': bool(stopping or restarting or nvram_resets or start or left_off or todo['autostart']),
     }

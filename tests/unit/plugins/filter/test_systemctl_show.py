@@ -46,3 +46,10 @@ def test_empty_output_gives_no_units():
 def test_non_string_input_is_refused():
     with pytest.raises(AnsibleFilterError):
         systemctl_show(None)
+
+
+def test_a_property_on_several_lines_keeps_its_first():
+    # systemctl prints one Listen line per address, before the unit's Id.
+    units = systemctl_show("Listen=/run/systemd/journal/socket (Datagram)\n"
+                           "Listen=/run/systemd/journal/stdout (Stream)\nId=systemd-journald.socket\n")
+    assert units["systemd-journald.socket"]["Listen"] == "/run/systemd/journal/socket (Datagram)"

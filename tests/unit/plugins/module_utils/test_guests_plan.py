@@ -405,6 +405,8 @@ def test_a_running_guest_with_a_new_definition_needs_a_restart_and_a_marker():
     assert out['restarts'] == {'g1': 'g1@7.restart'}
     assert (out['markers_missing'], out['markers_stale'], out['restart_needed']) == (['g1@7.restart'], [], ['g1'])
     assert (out['restarting'], out['shutdown'], out['start'], out['nvram_resets']) == ([], [], [], [])
+    # Markers and reports only: the power steps have nothing to do.
+    assert out['acts'] is False
 
 
 def test_an_earlier_marker_for_the_same_domain_id_still_counts_and_stale_ones_go():
@@ -438,6 +440,14 @@ def test_guests_declared_shutoff_stop_and_running_ones_start():
     todo, result = decide(state)
     out = power(todo, result)
     assert (out['shutdown'], out['start'], out['left_off']) == (['g2'], ['g1'], ['g2'])
+    assert out['acts'] is True
+
+
+def test_a_converged_host_has_no_power_steps_but_an_autostart_change_is_one():
+    todo, result = decide(converged_state())
+    assert power(todo, result)['acts'] is False
+    todo['autostart'] = [{'name': 'g2', 'autostart': True}]
+    assert power(todo, result)['acts'] is True
 
 
 def test_check_mode_concludes_nothing_about_restarts():

@@ -7,8 +7,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+from unittest import mock
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import collect
+from ansible.module_utils.facts import ansible_collector, default_collectors
+from ansible.module_utils.facts.namespace import PrefixFactNamespace
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import collect, distribution_facts
 from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeRunner, fixture_text
 
 KVM_OWNERS = {'/dev/kvm': {'owner': 'root', 'group': 'kvm', 'mode': '0660'}}
@@ -296,6 +300,86 @@ def test_host_validate_runs_only_when_asked(make_host):
 
 def test_dpkg_interrupted_mid_install_is_reported(make_host):
     clean = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/tmp.i': ''}), FakeRunner())
-    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False}
-    interrupted = collect(make_host({'/var/lib/dpkg/updates/0004': 'Package: ovmf\n'}), FakeRunner())
-    assert interrupted['package_db'] == {'manager': 'dpkg', 'interrupted': True}
+    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False, 'installed': []}
+    interrupted = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/0004': 'Package: ovmf\n'}),
+                          FakeRunner())
+    # Mid-install the status file is stale: no list, so every role runs its package module.
+    assert interrupted['package_db'] == {'manager': 'dpkg', 'interrupted': True, 'installed': None}
+
+
+DPKG_STATUS = '''Package: qemu-utils
+Status: install ok installed
+Architecture: amd64
+Description: QEMU utilities
+ Status: install ok installed
+
+Package: ovmf
+Status: install ok half-configured
+Architecture: all
+
+Package: swtpm
+Status: deinstall ok config-files
+
+Package: libvirt-clients
+Architecture: amd64
+Status: install ok installed
+'''
+
+
+def test_only_fully_installed_packages_are_listed(make_host):
+    facts = collect(make_host({'/var/lib/dpkg/status': DPKG_STATUS}), FakeRunner())
+    assert facts['package_db']['installed'] == ['libvirt-clients', 'qemu-utils']
+
+
+def test_rpm_hosts_have_no_installed_list(make_host):
+    facts = collect(make_host({'/var/lib/rpm/rpmdb.sqlite': ''}), FakeRunner())
+    assert facts['package_db'] == {'manager': 'rpm', 'interrupted': False, 'installed': None}
+
+
+def test_pool_paths_and_libvirt_files_come_with_every_read(make_host):
+    fs = make_host({'/var/lib/libvirt/images': None, '/etc/libvirt/qemu.conf': ''},
+                   owners={'/var/lib/libvirt/images': {'owner': 'root', 'group': 'root', 'mode': '0711'}})
+    facts = collect(fs, FakeRunner(), paths=['/var/lib/libvirt/images', '/srv/pools/tenants'])
+    assert facts['paths']['/var/lib/libvirt/images'] == {'exists': True, 'isdir': True, 'mode': '0711',
+                                                         'owner': 'root', 'group': 'root'}
+    assert facts['paths']['/srv/pools/tenants']['exists'] is False
+    assert facts['libvirt_files']['/etc/libvirt/qemu.conf']['exists'] is True
+    assert collect(fs, FakeRunner())['paths'] == {}
+
+
+class FakeCollector:
+    """Records the facts it was handed, answers with its own."""
+    handed = []
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def collect(self, module=None, collected_facts=None):
+        FakeCollector.handed.append(dict(collected_facts))
+        return self.answer
+
+
+def test_distribution_facts_carry_setups_prefix_and_reach_the_package_manager_collector():
+    FakeCollector.handed = []
+    facts = distribution_facts(None, collectors=(lambda: FakeCollector({'distribution': 'Debian', 'os_family': 'Debian'}),
+                                                 lambda: FakeCollector({'pkg_mgr': 'apt'})))
+    assert facts == {'ansible_distribution': 'Debian', 'ansible_os_family': 'Debian', 'ansible_pkg_mgr': 'apt'}
+    # PkgMgrFactCollector reads ansible_os_family from the facts collected before it.
+    assert FakeCollector.handed[1] == {'ansible_distribution': 'Debian', 'ansible_os_family': 'Debian'}
+
+
+def test_distribution_facts_are_those_setup_gives_on_this_machine():
+    module = mock.Mock()
+    module.run_command.return_value = (1, '', '')
+    module.get_bin_path.return_value = None
+    ours = distribution_facts(module)
+    # What setup runs for gather_subset=!all,!min,distribution,pkg_mgr, without its own bookkeeping.
+    setup = ansible_collector.get_ansible_collector(
+        all_collector_classes=default_collectors.collectors, gather_subset=['!all', '!min', 'distribution', 'pkg_mgr'],
+        namespace=PrefixFactNamespace(namespace_name='ansible', prefix='ansible_'),
+        minimal_gather_subset=frozenset()).collect(module=module)
+    for bookkeeping in ('gather_subset', 'module_setup'):
+        setup.pop(bookkeeping, None)
+    assert ours == setup
+    assert {'ansible_distribution', 'ansible_distribution_version', 'ansible_distribution_major_version',
+            'ansible_distribution_release', 'ansible_os_family', 'ansible_pkg_mgr'} <= set(ours)

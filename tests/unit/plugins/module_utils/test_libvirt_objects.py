@@ -6,9 +6,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_objects import (
-    libvirt_objects, parse_list, unit_states)
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeRunner
+    LIBVIRT_CONFIG_FILES, UNIT_PROPERTIES, WATCHED_UNITS, first_listen, libvirt_files, libvirt_objects, parse_list,
+    path_states, unit_states)
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeRunner, fixture_text, role_vars
 
 POOLS = """ Name      State      Autostart
 -----------------------------------
@@ -71,22 +74,118 @@ def test_unit_states_from_unit_files_without_systemd(make_host):
         '/lib/systemd/system/libvirtd-tls.socket': '',
     })
     states = unit_states(fs, FakeRunner())
-    assert states['libvirtd.socket'] == {'file_state': 'enabled', 'active': None}
-    assert states['libvirtd-tcp.socket'] == {'file_state': 'masked', 'active': None}
+    # Whether it runs, since when and where it listens stay unknown.
+    assert states['libvirtd.socket'] == {'file_state': 'enabled', 'active': None, 'since': None, 'listen': None}
+    assert states['libvirtd-tcp.socket']['file_state'] == 'masked'
     assert states['libvirtd-tls.socket']['file_state'] == 'disabled'
     assert states['ksmtuned.service']['file_state'] == 'not-found'
 
 
+SYSTEMCTL = '/usr/bin/systemctl'
+
+
+def show_argv(units, timestamp=True):
+    return ((SYSTEMCTL, 'show') + (('--timestamp=unix',) if timestamp else ())
+            + ('--property=Id,' + ','.join(UNIT_PROPERTIES), '--') + tuple(units))
+
+
 def test_unit_states_from_one_systemctl_call(make_host):
-    fs = make_host({'/usr/bin/systemctl': ('mode', '', 0o755)})
-    units = ('libvirtd.socket', 'libvirtd-tcp.socket', 'ksmtuned.service')
-    shown = ("Id=libvirtd.socket\nActiveState=active\nUnitFileState=enabled\n\n"
-             "Id=libvirtd-tcp.socket\nActiveState=inactive\nUnitFileState=masked\n\n"
-             "Id=ksmtuned.service\nActiveState=inactive\nUnitFileState=\n")
-    argv = ('/usr/bin/systemctl', 'show', '--property=Id,ActiveState,UnitFileState', '--') + units
-    runner = FakeRunner({argv: (0, shown, '')})
+    fs = make_host({SYSTEMCTL: ('mode', '', 0o755)})
+    # Recorded on Debian 13 with the monolithic layout converged: the modular units do not exist.
+    runner = FakeRunner({show_argv(WATCHED_UNITS): (0, fixture_text('systemctl-show-libvirt-trixie.txt'), '')})
+    states = unit_states(fs, runner)
+    assert runner.calls == [show_argv(WATCHED_UNITS)]
+    assert set(states) == set(WATCHED_UNITS)
+    assert states['libvirtd.socket'] == {'file_state': 'enabled', 'active': 'active', 'since': 1796326592,
+                                         'listen': '/run/libvirt/libvirt-sock'}
+    # A service listens on nothing, even though systemd shows its socket's Listen beside it.
+    assert states['libvirtd.service'] == {'file_state': 'enabled', 'active': 'active', 'since': 1796326615,
+                                          'listen': None}
+    assert states['libvirtd-tcp.socket'] == {'file_state': 'masked', 'active': 'inactive', 'since': None,
+                                             'listen': None}
+    # systemctl's empty UnitFileState for a unit it cannot find.
+    assert states['virtqemud.socket'] == {'file_state': 'not-found', 'active': 'inactive', 'since': None,
+                                          'listen': None}
+    assert states['virtlogd.socket']['listen'] == '/run/libvirt/virtlogd-sock'
+
+
+def test_first_of_several_listen_addresses_without_its_type(make_host):
+    fs = make_host({SYSTEMCTL: ('mode', '', 0o755)})
+    units = ('virtproxyd-tcp.socket', 'virtqemud.socket')
+    shown = ("Listen=[::]:16509 (Stream)\nId=virtproxyd-tcp.socket\nActiveState=active\n"
+             "UnitFileState=enabled\nActiveEnterTimestamp=@1700000000\n\n"
+             "Listen=/run/libvirt/virtqemud-sock (Stream)\nListen=/run/libvirt/other sock (Stream)\n"
+             "Id=virtqemud.socket\nActiveState=active\nUnitFileState=enabled\nActiveEnterTimestamp=@1700000001\n")
+    states = unit_states(fs, FakeRunner({show_argv(units): (0, shown, '')}), units)
+    assert states['virtproxyd-tcp.socket']['listen'] == '[::]:16509'
+    assert states['virtqemud.socket']['listen'] == '/run/libvirt/virtqemud-sock'
+    assert first_listen('/run/with space/sock (Stream)') == '/run/with space/sock'
+    assert first_listen('') is None
+
+
+def test_systemd_before_248_is_asked_again_without_unix_timestamps(make_host):
+    fs = make_host({SYSTEMCTL: ('mode', '', 0o755)})
+    units = ('libvirtd.service',)
+    shown = ("Id=libvirtd.service\nActiveState=active\nUnitFileState=enabled\n"
+             "ActiveEnterTimestamp=Wed 2025-12-03 10:00:00 UTC\n")
+    runner = FakeRunner({show_argv(units): (1, '', "systemctl: unrecognized option '--timestamp=unix'"),
+                         show_argv(units, timestamp=False): (0, shown, '')})
     states = unit_states(fs, runner, units)
-    assert runner.calls == [argv]
-    assert states == {'libvirtd.socket': {'file_state': 'enabled', 'active': 'active'},
-                      'libvirtd-tcp.socket': {'file_state': 'masked', 'active': 'inactive'},
-                      'ksmtuned.service': {'file_state': 'not-found', 'active': 'inactive'}}
+    assert runner.calls == [show_argv(units), show_argv(units, timestamp=False)]
+    # Enablement and state as before; when it started stays unknown.
+    assert states['libvirtd.service'] == {'file_state': 'enabled', 'active': 'active', 'since': None, 'listen': None}
+
+
+def test_watched_units_cover_every_unit_of_both_daemon_layouts():
+    layouts = role_vars('kvm_host')['__kvm_host_layouts']
+    for name, layout in layouts.items():
+        units = layout['services'] + layout['sockets'] + layout['disabled_units'] + list(layout['socket_modes'])
+        assert set(units) <= set(WATCHED_UNITS), name
+        # The daemon's config is among the files whose times the facts give.
+        assert layout['daemon_conf'] in LIBVIRT_CONFIG_FILES, name
+
+
+def socket_units(**listen):
+    return dict((unit, {'file_state': 'enabled', 'active': 'active', 'since': 1, 'listen': path})
+                for unit, path in listen.items())
+
+
+def test_libvirt_files_are_the_config_files_and_the_unix_sockets_listening(make_host):
+    fs = make_host({'/etc/libvirt/qemu.conf': ('mode', 'user = "libvirt-qemu"\n', 0o600),
+                    '/etc/libvirt/libvirtd.conf': ('mode', '', 0o644),
+                    '/run/libvirt/libvirt-sock': ('mode', '', 0o666),
+                    '/etc/group': 'root:x:0:\nlibvirt:x:997:\n'})
+    os.utime(fs.path('/etc/libvirt/qemu.conf'), (1700000500, 1700000500.7))
+    units = dict(socket_units(**{'libvirtd.socket': '/run/libvirt/libvirt-sock',
+                                 'libvirtd-ro.socket': '/run/libvirt/libvirt-sock-ro',
+                                 'libvirtd-tcp.socket': '[::]:16509',
+                                 'virtqemud.socket': None}),
+                 **{'libvirtd.service': {'file_state': 'enabled', 'active': 'active', 'since': 1, 'listen': None}})
+    files = libvirt_files(fs, units)
+    assert sorted(files) == sorted(LIBVIRT_CONFIG_FILES + ('/run/libvirt/libvirt-sock', '/run/libvirt/libvirt-sock-ro'))
+    qemu_conf = files['/etc/libvirt/qemu.conf']
+    assert (qemu_conf['exists'], qemu_conf['mode'], qemu_conf['mtime']) == (True, '0600', 1700000500)
+    assert files['/run/libvirt/libvirt-sock']['mode'] == '0666'
+    assert files['/etc/libvirt/virtqemud.conf'] == {'exists': False, 'mode': None, 'group': None, 'mtime': None}
+    assert files['/run/libvirt/libvirt-sock-ro']['exists'] is False
+
+
+def test_libvirt_files_name_the_group(make_host):
+    fs = make_host({'/run/libvirt/libvirt-sock': ''},
+                   owners={'/run/libvirt/libvirt-sock': {'group': 'libvirt', 'mode': '0660'}})
+    files = libvirt_files(fs, socket_units(**{'libvirtd.socket': '/run/libvirt/libvirt-sock'}))
+    assert (files['/run/libvirt/libvirt-sock']['group'], files['/run/libvirt/libvirt-sock']['mode']) == ('libvirt', '0660')
+
+
+def test_path_states_say_whether_each_is_a_directory_and_its_owner(make_host):
+    fs = make_host({'/var/lib/libvirt/images': None, '/srv/file': '', '/srv/link': ('symlink', '../var/lib/libvirt/images')},
+                   owners={'/var/lib/libvirt/images': {'owner': 'root', 'group': 'root', 'mode': '0711'},
+                           '/srv/link': {'owner': 'root', 'group': 'root', 'mode': '0711'}})
+    states = path_states(fs, ['/var/lib/libvirt/images', '/srv/file', '/srv/link', '/srv/missing'])
+    assert states['/var/lib/libvirt/images'] == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root',
+                                                 'group': 'root'}
+    assert states['/srv/file']['isdir'] is False and states['/srv/file']['exists'] is True
+    # A link to a directory is the directory, as the file module sees it.
+    assert states['/srv/link']['isdir'] is True
+    assert states['/srv/missing'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None}
+    assert path_states(fs, []) == {}
