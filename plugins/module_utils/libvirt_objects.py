@@ -10,6 +10,8 @@ read once, so a converged host needs no further calls."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import stat
+
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import (
     systemctl_show, unit_state, unix_seconds)
 
@@ -70,39 +72,28 @@ def unit_states(fs, runner, units=WATCHED_UNITS):
     return states
 
 
-def file_states(fs, paths):
-    """{path: {'exists', 'mode' (such as '0660'), 'group', 'mtime' (whole seconds)}}, the link's
-    target for a link; None for all but exists when the path is absent."""
+def path_states(fs, paths):
+    """{path: {'exists', 'isdir', 'mode' (such as '0660'), 'owner', 'group', 'mtime' (whole
+    seconds)}}, of the target for a link (as the file module sees it); all but exists and isdir
+    None when the path is absent."""
     states = {}
     for path in paths:
         info, st = fs.owner_info(path), fs.stat(path)
         if info is None or st is None:
-            states[path] = {'exists': False, 'mode': None, 'group': None, 'mtime': None}
+            states[path] = {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None,
+                            'mtime': None}
         else:
-            states[path] = {'exists': True, 'mode': info['mode'], 'group': info['group'], 'mtime': int(st.st_mtime)}
+            states[path] = {'exists': True, 'isdir': stat.S_ISDIR(st.st_mode), 'mode': info['mode'],
+                            'owner': info['owner'], 'group': info['group'], 'mtime': int(st.st_mtime)}
     return states
 
 
 def libvirt_files(fs, units):
-    """file_states of libvirt's config files and of the path each socket among units (as
+    """path_states of libvirt's config files and of the path each socket among units (as
     unit_states returns them) listens on, as systemd reports it now."""
     sockets = set(state['listen'] for unit, state in units.items()
                   if unit.endswith('.socket') and (state['listen'] or '').startswith('/'))
-    return file_states(fs, list(LIBVIRT_CONFIG_FILES) + sorted(sockets))
-
-
-def path_states(fs, paths):
-    """{path: {'exists', 'isdir', 'mode' (such as '0711'), 'owner', 'group'}}, the link's target
-    for a link; None for mode, owner and group when the path is absent."""
-    states = {}
-    for path in paths:
-        info = fs.owner_info(path)
-        if info is None:
-            states[path] = {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None}
-        else:
-            states[path] = {'exists': True, 'isdir': fs.isdir(path), 'mode': info['mode'],
-                            'owner': info['owner'], 'group': info['group']}
-    return states
+    return path_states(fs, list(LIBVIRT_CONFIG_FILES) + sorted(sockets))
 
 
 def parse_list(text, columns):

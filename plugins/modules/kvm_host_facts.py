@@ -243,24 +243,24 @@ ansible_facts:
         libvirt_files:
           description:
             - By path, C(/etc/libvirt/qemu.conf), C(libvirtd.conf), C(virtqemud.conf) and the path each socket
-              of RV(ansible_facts.kvm_host.units) listens on now, each with C(exists), C(mode) (such as C(0660)),
-              C(group) and C(mtime) (whole seconds since the epoch); all but C(exists) null when the path is
-              absent. With C(units), a role tells a daemon that started before its config last changed, or
-              a live socket whose mode or group drifted.
+              of RV(ansible_facts.kvm_host.units) listens on now, each with the keys of
+              RV(ansible_facts.kvm_host.paths). With C(units), a role tells a daemon that started before its
+              config last changed, or a live socket whose mode or group drifted.
           type: dict
           returned: always
           version_added: 0.4.0
-          sample: {"/run/libvirt/libvirt-sock": {"exists": true, "mode": "0660", "group": "libvirt",
-                                                 "mtime": 1764789000}}
+          sample: {"/run/libvirt/libvirt-sock": {"exists": true, "isdir": false, "mode": "0660", "owner": "root",
+                                                 "group": "libvirt", "mtime": 1764789000}}
         paths:
           description:
-            - Each path of O(paths) with C(exists), C(isdir), C(mode) (such as C(0711)), C(owner) and C(group),
-              of the target for a link; C(mode), C(owner) and C(group) null when the path is absent.
+            - Each path of O(paths) with C(exists), C(isdir), C(mode) (such as C(0711)), C(owner), C(group) and
+              C(mtime) (whole seconds since the epoch), of the target for a link; all but C(exists) and C(isdir)
+              null when the path is absent.
           type: dict
           returned: always
           version_added: 0.4.0
           sample: {"/var/lib/libvirt/images": {"exists": true, "isdir": true, "mode": "0711", "owner": "root",
-                                               "group": "root"}}
+                                               "group": "root", "mtime": 1764789000}}
         libvirt:
           description:
             - With O(gather_libvirt_objects), C(read) (bool), C(note) (why not read), C(pools) and

@@ -166,7 +166,8 @@ def test_libvirt_files_are_the_config_files_and_the_unix_sockets_listening(make_
     qemu_conf = files['/etc/libvirt/qemu.conf']
     assert (qemu_conf['exists'], qemu_conf['mode'], qemu_conf['mtime']) == (True, '0600', 1700000500)
     assert files['/run/libvirt/libvirt-sock']['mode'] == '0666'
-    assert files['/etc/libvirt/virtqemud.conf'] == {'exists': False, 'mode': None, 'group': None, 'mtime': None}
+    assert files['/etc/libvirt/virtqemud.conf'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None,
+                                                    'group': None, 'mtime': None}
     assert files['/run/libvirt/libvirt-sock-ro']['exists'] is False
 
 
@@ -182,10 +183,12 @@ def test_path_states_say_whether_each_is_a_directory_and_its_owner(make_host):
                    owners={'/var/lib/libvirt/images': {'owner': 'root', 'group': 'root', 'mode': '0711'},
                            '/srv/link': {'owner': 'root', 'group': 'root', 'mode': '0711'}})
     states = path_states(fs, ['/var/lib/libvirt/images', '/srv/file', '/srv/link', '/srv/missing'])
-    assert states['/var/lib/libvirt/images'] == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root',
-                                                 'group': 'root'}
+    images = dict(states['/var/lib/libvirt/images'])
+    assert isinstance(images.pop('mtime'), int)
+    assert images == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root', 'group': 'root'}
     assert states['/srv/file']['isdir'] is False and states['/srv/file']['exists'] is True
     # A link to a directory is the directory, as the file module sees it.
     assert states['/srv/link']['isdir'] is True
-    assert states['/srv/missing'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None}
+    assert states['/srv/missing'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None,
+                                      'mtime': None}
     assert path_states(fs, []) == {}
