@@ -27,7 +27,9 @@ guests' base image is a blank qcow2 made here unless --base-image names one):
             ignored, in benchmarks/peers/; the bench prints how to get it), each converged on
             its own host, then their no-change reruns alternating.
   fleet     target 4: the full playbook's no-change rerun on the largest --fleet size with
-            forks = hosts, against one host.
+            forks = hosts, against one host; then the same ratio for a playbook of pings
+            alone, the floor this machine allows (the controller and every host share its
+            CPUs, so N hosts cost N times the CPU on the same cores).
   facts     kvm_host_facts called on its own, with and without virt-host-validate, next to
             ansible.builtin.ping through the same connection (the floor of any module call).
 
@@ -73,6 +75,8 @@ LIMIT_BASELINE_RATIO = 0.35
 LIMIT_PEER_RATIO = 0.5
 LIMIT_CONVERGE_RATIO = 2.5
 LIMIT_FLEET_RATIO = 3.0
+# Round trips in the fleet floor's playbook (about 0.35 s each on one host here).
+FLOOR_PINGS = 20
 FLEET_TARGET_HOSTS = 8
 # Actions the controller runs itself: no round trip to the host.
 LOCAL_ACTIONS = {
@@ -515,8 +519,33 @@ class Bench:
             result.update(converge_s=converge["seconds"], largest=sizes[-1],
                           sizes={str(count): summary(seconds[count]) for count in sizes})
             result["ratio"] = round(result["sizes"][str(sizes[-1])]["median"] / result["sizes"]["1"]["median"], 2)
+            result["floor"] = self.fleet_floor(names, sizes[-1])
         finally:
             self.remove(names)
+
+
+    def fleet_floor(self, names, largest):
+        """The same ratio for a playbook of FLOOR_PINGS ansible.builtin.ping tasks: what the
+        machine allows any playbook of module calls, the controller and every host sharing its
+        CPUs. The sizes take turns, as the reruns do."""
+        playbook = write_playbook(self.workdir, "pings", [{
+            "name": "Module round trips and nothing else", "hosts": "all", "gather_facts": False,
+            "tasks": [{"name": "Ping %d" % number, "ansible.builtin.ping": {}} for number in range(FLOOR_PINGS)]}])
+        inventories = {count: write_inventory(self.workdir, "floor-%d" % count, names[:count], self.host_vars)
+                       for count in (1, largest)}
+        env = self.current.env(json_output=False)
+        seconds = {1: [], largest: []}
+        for _run in range(self.args.runs):
+            for count in (1, largest):
+                env["ANSIBLE_FORKS"] = str(count)
+                started = time.monotonic()
+                subprocess.run(["ansible-playbook", "-i", inventories[count], playbook], cwd=REPO, env=env,
+                               check=True, capture_output=True)
+                seconds[count].append(time.monotonic() - started)
+        floor = {"pings": FLOOR_PINGS, "sizes": {str(count): summary(values) for count, values in seconds.items()}}
+        floor["ratio"] = round(floor["sizes"][str(largest)]["median"] / floor["sizes"]["1"]["median"], 2)
+        log("fleet floor: %d pings, %d hosts / 1 host: %.2fx" % (FLOOR_PINGS, largest, floor["ratio"]))
+        return floor
 
 
 def rerun_summary(records):
@@ -631,6 +660,13 @@ def targets(result):
                      verdict(fleet["ratio"], LIMIT_FLEET_RATIO),
                      "; ".join("%s host(s): median %s s (min %s, max %s)" % (count, fig["median"], fig["min"], fig["max"])
                                for count, fig in sorted(fleet["sizes"].items(), key=lambda item: int(item[0])))))
+        if "floor" in fleet:
+            floor = fleet["floor"]
+            rows.append(("4. Floor of the fleet ratio on this machine (information): %d pings, %d hosts / 1 host"
+                         % (floor["pings"], largest), "%.2fx" % floor["ratio"], "", "",
+                         "a playbook of nothing but module round trips; "
+                         + "; ".join("%s host(s): median %s s" % (count, fig["median"])
+                                     for count, fig in sorted(floor["sizes"].items(), key=lambda item: int(item[0])))))
     else:
         rows.append(("4. Fleet of %d hosts, forks %d / 1 host, no-change rerun" % (FLEET_TARGET_HOSTS, FLEET_TARGET_HOSTS),
                      "not run", "<= %sx" % LIMIT_FLEET_RATIO, "", fleet.get("error", "")))
