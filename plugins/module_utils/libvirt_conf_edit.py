@@ -19,7 +19,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf i
 MARKER = '# Managed by kvmcloud.hypervisor (keys below and any key set in place above)'
 
 # What libvirt's virConfParseName accepts.
-_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
+_NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*\Z')
 
 
 def normalize_value(name, value):

@@ -28,10 +28,10 @@ FTYPE_NAMES = {'a': 'all files', 'f': 'regular file', 'd': 'directory', 'c': 'ch
                'b': 'block device', 's': 'socket', 'l': 'symbolic link', 'p': 'named pipe'}
 _FTYPE_OF_FIELD = dict((field, letter) for letter, field in FTYPE_FIELDS.items() if field)
 
-NAME = re.compile(r'^[A-Za-z0-9_]+$')
+NAME = re.compile(r'^[A-Za-z0-9_]+\Z')
 # semanage import splits its lines at white space and strips quotes, so a rule cannot hold either.
 _UNQUOTABLE = re.compile(r'''[\s'"]''')
-_RESTORECON_LINE = re.compile(r'^(?:Relabeled|Would relabel) (.+) from (\S+) to (\S+)$')
+_RESTORECON_LINE = re.compile(r'^(?:Relabeled|Would relabel) (.+) from (\S+) to (\S+)\Z')
 
 DEFAULT_STORE_ROOT = '/var/lib/selinux'
 # Where `semodule --install` puts a module unless told otherwise.

@@ -33,7 +33,7 @@ CASES = {
     "negative hugepage count": (
         {"kvm_host_hugepages_2m_count": -4}, ["kvm_host_hugepages_2m_count=-4", "0 or more"]),
     "relative pool path": (
-        {"kvm_host_storage_pools": [{"name": "rel", "path": "srv/images"}]}, ["kvm_host_storage_pools entry rel", "absolute"]),
+        {"kvm_host_storage_pools": [{"name": "rel", "path": "srv/images"}]}, ["kvm_host_storage_pools[0] entry 'rel'", "absolute"]),
     "duplicate pool names": (
         {"kvm_host_storage_pools": [{"name": "a", "path": "/srv/a"}, {"name": "a", "path": "/srv/b"}]},
         ["kvm_host_storage_pools has duplicate names or paths: a"]),
@@ -53,7 +53,7 @@ CASES = {
          "kvm_hardening_tls_allowed_dn_list": ["CN=admin"]},
         ["kvm_hardening_tls_ca_cert=/nonexistent/ca.pem: no such file on the controller"]),
     "relative image directory": (
-        {"kvm_hardening_image_dirs": ["images"]}, ["kvm_hardening_image_dirs entry images", "absolute"]),
+        {"kvm_hardening_image_dirs": ["images"]}, ["kvm_hardening_image_dirs[0] entry 'images'", "absolute"]),
     "KSM both on and off": (
         {"kvm_host_ksm_enabled": True}, ["kvm_host_ksm_enabled is true but kvm_hardening_ksm_disabled"]),
     "NAT network without forwarding": (
@@ -101,6 +101,21 @@ CASES = {
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
                               "nics": [{"network": "br-guest", "nwfilter": ""}]}]},
         ["kvm_guests_list entry g1 NIC on 'br-guest'", "but not \"\" on a restricted network"]),
+    # Python's $ matches before a trailing newline: values that would have carried a newline
+    # into a path, an AppArmor rule, a config key, a networkd file or a hostname.
+    "pool path with a newline": (
+        {"kvm_host_storage_pools": [{"name": "nl", "path": "/srv/images\n"}]},
+        ["kvm_host_storage_pools[0] entry 'nl'", "holding only letters"]),
+    "image directory that injects an AppArmor rule": (
+        {"kvm_hardening_image_dirs": ["/srv/images", "/srv/x\" rwk,\n  /etc/** rwk,\n"]},
+        ["kvm_hardening_image_dirs[1] entry", "AppArmor rules"]),
+    "qemu.conf key with a newline": (
+        {"kvm_host_qemu_conf": {"max_files\nuser": 1024}}, ["kvm_host_qemu_conf keys", "are not libvirt config keys"]),
+    "bridge name with a trailing newline": (
+        {"kvm_network_bridges": [{"name": "br-nl\n"}]}, ["kvm_network_bridges entry br-nl"]),
+    "guest name with a trailing newline": (
+        {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
     "guests under emulation without the opt-in": (
         {"kvm_guests_allow_emulation": False}, ["kvm_guests_allow_emulation", "cannot run KVM guests"]),
 }

@@ -22,14 +22,14 @@ import re
 
 # Guest names are also hostnames and directory names: 1-63 letters, digits, '.' and '-',
 # starting and ending with a letter or digit.
-NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$')
+NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?\Z')
 # libvirt network, portgroup, nwfilter and base image names.
-OBJECT_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
+OBJECT_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z')
 # Unicast MAC addresses, lower case.
-MAC_RE = re.compile(r'^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$')
-CHECKSUM_RE = re.compile(r'^(sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})$')
-DIR_RE = re.compile(r'^/[^\'"<>&]*[^/]$')
-CPU_MODEL_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+MAC_RE = re.compile(r'^[0-9a-f][02468ace](:[0-9a-f]{2}){5}\Z')
+CHECKSUM_RE = re.compile(r'^(sha256:[0-9a-fA-F]{64}|sha384:[0-9a-fA-F]{96}|sha512:[0-9a-fA-F]{128})\Z')
+DIR_RE = re.compile(r'^/[^\'"<>&\x00-\x1f\x7f]*[^/\x00-\x1f\x7f]\Z')
+CPU_MODEL_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
 USER_DATA_RE = re.compile(r'^(#cloud-config|#!|Content-Type:|#include)')
 URL_RE = re.compile(r'^(https?|ftp)://')
 
@@ -288,7 +288,7 @@ def check_disks(wanted, images):
     for guest in wanted:
         for disk in guest['disks']:
             size = disk['size_gib']
-            ok = (matches(re.compile('^[0-9]+$'), size) and to_int(size) >= 1
+            ok = (matches(re.compile(r'^[0-9]+\Z'), size) and to_int(size) >= 1
                   and to_int(size) <= 65536
                   and disk['format'] in DISK_FORMATS
                   and (disk['base_image'] == '' or disk['base_path'] != '')

@@ -18,6 +18,11 @@ import re
 
 OCTAL_MODE = re.compile(r'0?[0-7]{3}')
 POOL_NAME = re.compile(r'[A-Za-z0-9_.-]+')
+# A libvirt config key (qemu.conf, libvirtd.conf): what its augeas lens and the parser accept.
+CONF_KEY = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
+# Paths that end up in AppArmor rules, SELinux file-context regexes, systemd units and domain
+# XML: no quotes, spaces, control characters or regex and glob characters.
+SAFE_PATH = re.compile(r'/[A-Za-z0-9_./@-]*')
 ROOT_NAMES = ('root', '0', '+0')
 LOOPBACK = ('127.0.0.1', '::1', 'localhost')
 # qemu.conf keys kvm_hardening owns; kvm_host_qemu_conf must leave them to it.
@@ -47,10 +52,27 @@ def has_dotdot(path):
     return '..' in path.split('/')
 
 
+def is_safe_path(path):
+    return isinstance(path, str) and SAFE_PATH.fullmatch(path) is not None and not has_dotdot(path)
+
+
+def conf_key_errors(var, conf):
+    """Keys that are not libvirt config keys: a newline or '=' in a key would write a second setting."""
+    if not isinstance(conf, dict):
+        return ['%s must be a mapping of libvirt config keys to values, not %r.' % (var, conf)]
+    bad = sorted(repr(key) for key in conf if not isinstance(key, str) or CONF_KEY.fullmatch(key) is None)
+    if bad:
+        return ['%s keys %s are not libvirt config keys: a key is a letter, then letters, digits and '
+                "'_' (such as max_files). Fix or remove them." % (var, ', '.join(bad))]
+    return []
+
+
 def kvm_host_errors(params):
     """params: layout, layouts_available, distribution, socket_modes {var: value},
-    hugepages_2m_count, storage_pools, pool_mode_default."""
+    hugepages_2m_count, storage_pools, pool_mode_default, qemu_conf, daemon_conf."""
     errors = []
+    errors.extend(conf_key_errors('kvm_host_qemu_conf', params['qemu_conf']))
+    errors.extend(conf_key_errors('kvm_host_daemon_conf', params['daemon_conf']))
     if params['layout'] not in params['layouts_available']:
         errors.append('kvm_host_daemon_layout=%s is not available on %s: its libvirt packages ship only %s.'
                       % (params['layout'], params['distribution'], ', '.join(params['layouts_available'])))
@@ -62,14 +84,15 @@ def kvm_host_errors(params):
     if hugepages is None or hugepages < 0:
         errors.append('kvm_host_hugepages_2m_count=%s must be 0 or more.' % params['hugepages_2m_count'])
     pools = params['storage_pools']
-    for pool in pools:
+    for index, pool in enumerate(pools):
         path = str(pool.get('path', ''))
         mode = pool.get('mode') or params['pool_mode_default']
-        if (POOL_NAME.fullmatch(str(pool.get('name', ''))) is None or not path.startswith('/')
-                or has_dotdot(path) or not is_octal_mode(mode)):
-            errors.append("kvm_host_storage_pools entry %s: the name may hold only letters, digits, '.', '_' "
-                          "and '-'; path (%s) must be absolute without '..'; mode (%s) must be an octal string."
-                          % (pool.get('name'), path, mode))
+        if (POOL_NAME.fullmatch(str(pool.get('name', ''))) is None or not is_safe_path(path)
+                or not is_octal_mode(mode)):
+            errors.append("kvm_host_storage_pools[%d] entry %r: the name may hold only letters, digits, '.', '_' "
+                          "and '-'; path (%r) must be absolute without '..', holding only letters, digits and "
+                          "'/._@-'; mode (%s) must be an octal string."
+                          % (index, pool.get('name'), path, mode))
     names = [pool.get('name') for pool in pools]
     paths = [str(pool.get('path', '')).rstrip('/') for pool in pools]
     repeated = [key for key, count in collections.Counter(names + paths).items() if count > 1]
@@ -119,7 +142,9 @@ def kvm_hardening_errors(params):
         else:
             errors.extend('%s=%s: no such file on the controller.' % (var, files[var])
                           for var in sorted(files) if not os.path.isfile(str(files[var])))
-    for directory in params['image_dirs']:
-        if not isinstance(directory, str) or not directory.startswith('/') or has_dotdot(directory):
-            errors.append("kvm_hardening_image_dirs entry %s must be an absolute path without '..'." % (directory,))
+    for index, directory in enumerate(params['image_dirs']):
+        if not is_safe_path(directory):
+            errors.append("kvm_hardening_image_dirs[%d] entry %r must be an absolute path without '..', holding "
+                          "only letters, digits and '/._@-' (it is written into AppArmor rules and SELinux "
+                          "file-context patterns)." % (index, directory))
     return errors

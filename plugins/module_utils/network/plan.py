@@ -25,9 +25,9 @@ import xml.etree.ElementTree as ET
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.cidr import cidr_info
 
 # Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no '/', ':' or whitespace.
-IFNAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$')
-NETWORK_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
-FILTER_NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+IFNAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z')
+NETWORK_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
+FILTER_NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+\Z')
 NETWORKD_DIR = '/etc/systemd/network'
 SUPPORTED_OS_FAMILIES = ('Debian',)
 

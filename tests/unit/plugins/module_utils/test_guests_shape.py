@@ -147,8 +147,14 @@ DEFAULT_DIRS = '/var/lib/libvirt/images/base, /var/lib/libvirt/images/guests, /e
     ({'nwfilter_ip_learning': 'static'}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
     ({'shutdown_timeout_seconds': 5}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
     ({'emulated_tb_cache_mib': 16}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
+    # Python's $ matches before a trailing newline; the patterns end in \Z.
+    ({'storage_dir': '/srv/guests\n'}, '/var/lib/libvirt/images/base, /srv/guests\n, /etc/kvmcloud/guests,'
+                                        ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+    ({'storage_dir': '/srv/a\n/b'}, '/var/lib/libvirt/images/base, /srv/a\n/b, /etc/kvmcloud/guests,'
+                                     ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+    ({'emulated_cpu_model': 'qemu64\n'}, DEFAULT_DIRS, 'qemu64\n', 'clean-traffic'),
 ], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'nwfilter', 'ip-learning', 'timeout',
-        'tb-cache'])
+        'tb-cache', 'dir-trailing-newline', 'dir-inner-newline', 'cpu-model-newline'])
 def test_directories_and_names_of_the_settings(overrides, dirs, cpu, nwfilter):
     assert errors(**overrides) == [SETTINGS_MESSAGE % (dirs, cpu, nwfilter)]
 
@@ -221,6 +227,7 @@ def test_guest_names_are_unique_and_valid_and_the_default_profile_exists():
         " letter or digit (they are also hostnames and directory names): check -bad, g_2, -bad, g1, -bad.\n"
         "kvm_guests_default_profile (nosuch) must be one of general, secure.")
     assert errors(guests=[guest('g1')] * 2)[0].startswith('kvm_guests_list: guest names must be unique')
+    assert 'check g1\n.' in errors(guests=[guest('g1\n')])[0]
     assert 'check g1.\n' in errors(guests=[guest('g1')] * 2)[0]
 
 

@@ -20,6 +20,8 @@ def host_params(**changes):
         'hugepages_2m_count': 0,
         'storage_pools': [{'name': 'default', 'path': '/var/lib/libvirt/images'}],
         'pool_mode_default': '0711',
+        'qemu_conf': {'max_files': 32768},
+        'daemon_conf': {},
     }
     params.update(changes)
     return params
@@ -67,11 +69,29 @@ def test_hugepages_zero_or_more(count):
     {'name': 'bad name', 'path': '/srv/a'},
     {'name': 'nl\n', 'path': '/srv/a'},
     {'name': 'mode', 'path': '/srv/a', 'mode': '777\n'},
+    {'name': 'newline', 'path': '/srv/a\n'},
+    {'name': 'inner', 'path': '/srv/a\n/b'},
+    {'name': 'quote', 'path': "/srv/a'b"},
+    {'name': 'glob', 'path': '/srv/a*'},
 ])
 def test_pool_name_path_and_mode(pool):
-    errors = kvm_host_errors(host_params(storage_pools=[pool]))
-    assert len(errors) == 1 and errors[0].startswith('kvm_host_storage_pools entry %s:' % pool['name'])
+    errors = kvm_host_errors(host_params(storage_pools=[pool, {'name': 'ok', 'path': '/srv/ok'}]))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_storage_pools[0] entry %r:' % pool['name'])
     assert "must be absolute without '..'" in errors[0]
+
+
+@pytest.mark.parametrize('var, key', [('qemu_conf', 'max_files\n'), ('qemu_conf', 'user = "root"\nx'),
+                                      ('daemon_conf', 'unix_sock_group\n'), ('daemon_conf', '1key'),
+                                      ('qemu_conf', 7)])
+def test_conf_keys_must_be_libvirt_keys(var, key):
+    errors = kvm_host_errors(host_params(**{var: {key: '1', 'max_clients': 5}}))
+    assert errors == ["kvm_host_%s keys %r are not libvirt config keys: a key is a letter, then letters, "
+                      "digits and '_' (such as max_files). Fix or remove them." % (var, key)]
+
+
+def test_conf_must_be_a_mapping():
+    assert kvm_host_errors(host_params(qemu_conf=['user'])) == [
+        "kvm_host_qemu_conf must be a mapping of libvirt config keys to values, not ['user']."]
 
 
 def test_duplicate_pools_named():
@@ -126,7 +146,9 @@ def test_tls_files_must_exist_on_the_controller(tmp_path):
                       'kvm_hardening_tls_server_key=/nonexistent/key.pem: no such file on the controller.']
 
 
-@pytest.mark.parametrize('directory', ['images', '/srv/../etc', 7])
+@pytest.mark.parametrize('directory', ['images', '/srv/../etc', 7, '/srv/images\n', '/srv/a"\n/etc/** rwk,',
+                                       '/srv/a b', '/srv/a+', '/srv/(.*)'])
 def test_image_dirs_absolute(directory):
-    assert kvm_hardening_errors(hardening_params(image_dirs=[directory])) == [
-        "kvm_hardening_image_dirs entry %s must be an absolute path without '..'." % directory]
+    assert kvm_hardening_errors(hardening_params(image_dirs=['/srv/fine.images', directory])) == [
+        "kvm_hardening_image_dirs[1] entry %r must be an absolute path without '..', holding only letters, "
+        "digits and '/._@-' (it is written into AppArmor rules and SELinux file-context patterns)." % (directory,)]

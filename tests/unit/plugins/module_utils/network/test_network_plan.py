@@ -77,6 +77,11 @@ def test_null_vlan_and_mtu_are_shown_as_python_none_and_pass():
     assert errors(bridges=[{'name': 'br-m!', 'mtu': None}]) == [bridge_error('br-m!', mtu='None')]
 
 
+def test_a_trailing_newline_is_not_part_of_a_name():
+    assert errors(bridges=[{'name': 'br-a\n'}]) == [bridge_error('br-a\n')]
+    assert errors(nwfilter='clean-traffic\n')[0].startswith('kvm_network_nwfilter (clean-traffic\n) must be')
+
+
 def test_every_bad_bridge_is_named():
     assert errors(bridges=[{'name': 'br-a', 'mtu': 1}, {'name': 'br-ok'}, {'name': 'br-b', 'mtu': 70000}]) == [
         bridge_error('br-a', mtu='1'), bridge_error('br-b', mtu='70000')]
