@@ -116,6 +116,20 @@ CASES = {
     "guest name with a trailing newline": (
         {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
+    # Values that would have weakened the baseline without a word.
+    "management socket open to every user": (
+        {"kvm_host_socket_rw_mode": "0777"}, ["kvm_host_socket_rw_mode=0777 lets every local user manage libvirt"]),
+    "socket authentication switched off": (
+        {"kvm_host_daemon_conf": {"auth_unix_rw": "none"}}, ["kvm_host_daemon_conf sets auth_unix_rw or auth_unix_ro to none"]),
+    "daemon key another variable owns": (
+        {"kvm_host_daemon_conf": {"listen_tcp": 1}}, ["kvm_host_daemon_conf sets listen_tcp, which have variables"]),
+    "QEMU user that is root by number": (
+        {"kvm_host_qemu_conf": {"user": "00"}}, ["kvm_host_qemu_conf weakens", "must not run as root"]),
+    "QEMU without cgroup controllers": (
+        {"kvm_host_qemu_conf": {"cgroup_controllers": []}}, ["kvm_host_qemu_conf weakens", "cgroup controllers"]),
+    "guest memory 0": (
+        {"kvm_guests_list": [{"name": "g1", "memory_mib": 0, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["kvm_guests_list entry g1:", "memory_mib 256-4194304 (got 0)"]),
     "guests under emulation without the opt-in": (
         {"kvm_guests_allow_emulation": False}, ["kvm_guests_allow_emulation", "cannot run KVM guests"]),
 }

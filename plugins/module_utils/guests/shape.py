@@ -52,6 +52,11 @@ def or_default(value, default):
     return value if value else default
 
 
+def given(value, default):
+    """The default only where no value was given (None)."""
+    return default if value is None else value
+
+
 def to_int(value):
     """Jinja's int filter: what it cannot read is 0."""
     try:
@@ -157,8 +162,9 @@ def shape_guests(settings, images):
         guests.append({
             'name': name,
             'profile': or_default(entry.get('profile'), settings['default_profile']),
-            'vcpus': to_int(or_default(entry.get('vcpus'), 1)),
-            'memory_mib': to_int(or_default(entry.get('memory_mib'), 1024)),
+            # 0 is a value to refuse, not a request for the default.
+            'vcpus': to_int(given(entry.get('vcpus'), 1)),
+            'memory_mib': to_int(given(entry.get('memory_mib'), 1024)),
             'disks': disks,
             'nics': nics,
             'cloud_init': cloud_init,

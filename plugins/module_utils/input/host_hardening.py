@@ -23,11 +23,16 @@ CONF_KEY = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 # Paths that end up in AppArmor rules, SELinux file-context regexes, systemd units and domain
 # XML: no quotes, spaces, control characters or regex and glob characters.
 SAFE_PATH = re.compile(r'/[A-Za-z0-9_./@-]*')
-ROOT_NAMES = ('root', '0', '+0')
 LOOPBACK = ('127.0.0.1', '::1', 'localhost')
 # qemu.conf keys kvm_hardening owns; kvm_host_qemu_conf must leave them to it.
 HARDENING_QEMU_KEYS = ('security_driver', 'security_default_confined', 'security_require_confined',
                        'seccomp_sandbox', 'namespaces', 'cgroup_device_acl')
+# libvirtd.conf keys with a variable of their own (the socket drop-ins read the kvm_host_socket_*
+# variables, kvm_hardening writes the rest): set in kvm_host_daemon_conf they would disagree
+# with it, and the two roles would flip them on every run.
+OWNED_DAEMON_KEYS = ('unix_sock_group', 'unix_sock_rw_perms', 'unix_sock_ro_perms', 'unix_sock_admin_perms',
+                     'listen_tcp', 'listen_tls', 'auth_tcp', 'tls_allowed_dn_list', 'tls_no_verify_certificate',
+                     'audit_logging')
 
 
 def is_octal_mode(value):
@@ -39,6 +44,12 @@ def as_int(value):
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def is_root(value):
+    """A user or group that is root: the name, or any number reading 0 ('0', '00', '+0')."""
+    text = str(value).strip()
+    return text == 'root' or as_int(text) == 0
 
 
 def as_bool(value):
@@ -80,6 +91,19 @@ def kvm_host_errors(params):
         value = params['socket_modes'][var]
         if not is_octal_mode(value):
             errors.append('%s=%s must be an octal mode string such as "0770".' % (var, value))
+        elif var != 'kvm_host_socket_ro_mode' and int(value, 8) & 0o007:
+            errors.append('%s=%s lets every local user manage libvirt, which is root on the host: give '
+                          'others no permission ("0770" or "0700") and add the admins to '
+                          'kvm_host_libvirt_admin_users.' % (var, value))
+    daemon_conf = params['daemon_conf'] if isinstance(params['daemon_conf'], dict) else {}
+    owned = sorted(key for key in daemon_conf if key in OWNED_DAEMON_KEYS)
+    if owned:
+        errors.append('kvm_host_daemon_conf sets %s, which have variables of their own: use kvm_host_socket_group '
+                      'and kvm_host_socket_*_mode for the sockets, and the kvm_hardening_* variables for TCP, TLS '
+                      'and audit settings.' % ', '.join(owned))
+    if any(str(daemon_conf.get(key, 'polkit')).strip().lower() == 'none' for key in ('auth_unix_rw', 'auth_unix_ro')):
+        errors.append('kvm_host_daemon_conf sets auth_unix_rw or auth_unix_ro to none: every user who can open the '
+                      'socket would manage libvirt unchecked. Keep polkit (the default) or use sasl.')
     hugepages = as_int(params['hugepages_2m_count'])
     if hugepages is None or hugepages < 0:
         errors.append('kvm_host_hugepages_2m_count=%s must be 0 or more.' % params['hugepages_2m_count'])
@@ -113,8 +137,9 @@ def kvm_hardening_errors(params):
     conf = params['host_qemu_conf'] or {}
     weakened = (
         any(key in conf for key in HARDENING_QEMU_KEYS)
-        or str(conf.get('user', 'libvirt-qemu')) in ROOT_NAMES
-        or str(conf.get('group', 'kvm')) in ROOT_NAMES
+        or is_root(conf.get('user', 'libvirt-qemu'))
+        or is_root(conf.get('group', 'kvm'))
+        or ('cgroup_controllers' in conf and not conf['cgroup_controllers'])
         or not as_bool(conf.get('dynamic_ownership', True))
         or not as_bool(conf.get('remember_owner', True))
         or conf.get('stdio_handler', 'logd') != 'logd'
@@ -122,7 +147,8 @@ def kvm_hardening_errors(params):
         or conf.get('spice_listen', '127.0.0.1') not in LOOPBACK)
     if weakened:
         errors.append('kvm_host_qemu_conf weakens the hardening baseline or sets a key kvm_hardening owns (%s): '
-                      'QEMU must not run as root (Q4), keep dynamic_ownership and remember_owner (Q5), log '
+                      'QEMU must not run as root (Q4), keep its cgroup controllers, keep dynamic_ownership and '
+                      'remember_owner (Q5), log '
                       'through virtlogd (Q9) and keep consoles on loopback (L7). Set the owned keys through the '
                       'kvm_hardening_* variables instead.' % ', '.join(HARDENING_QEMU_KEYS))
     if as_bool(params['ksm_disabled']) and as_bool(params['host_ksm_enabled']):

@@ -81,7 +81,7 @@ def test_guests_get_every_default_filled_in():
                  'nics': [{'network': 'br-guest'}, {'network': 'br-open', 'nwfilter': '', 'mac': '52:54:00:AA:BB:CC',
                                                     'portgroup': 'pg1'}, {'network': 'br-guest', 'nwfilter': None}],
                  'cloud_init': {'user_data': {}}},
-                {'name': 'db1', 'vcpus': 0, 'memory_mib': 0, 'state': 'shutoff', 'autostart': True,
+                {'name': 'db1', 'vcpus': None, 'state': 'shutoff', 'autostart': True,
                  'disks': [{'size_gib': 4, 'base_image': 'debian-13'}], 'cloud_init': {}},
                 {'name': 'old', 'state': 'undefined', 'remove_disks': True},
                 {'name': 'plain', 'profile': '', 'state': '', 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}],
@@ -99,7 +99,7 @@ def test_guests_get_every_default_filled_in():
                  {'network': 'br-guest', 'portgroup': '', 'mac': '', 'nwfilter': 'clean-traffic'}],
         'cloud_init': {'user_data': {}}, 'state': 'running', 'autostart': True, 'remove_disks': False,
         'dir': '/var/lib/libvirt/images/guests/web1', 'seed_path': '/var/lib/libvirt/images/guests/web1/seed.iso'}
-    # "default(x, true)": 0 is replaced like a missing value.
+    # Only a missing (or null) size takes the default.
     assert (db1['vcpus'], db1['memory_mib'], db1['autostart'], db1['seed_path']) == (1, 1024, True, '')
     assert (old['state'], old['autostart'], old['remove_disks'], old['disks']) == ('undefined', False, True, [])
     assert (plain['profile'], plain['state'], plain['autostart']) == ('general', 'running', False)
@@ -248,8 +248,10 @@ GUEST_MESSAGE = (
     ({'name': 'g1'}, 'general', 1, 1024),
     (guest(disks=[{'size_gib': 2}]), 'general', 1, 1024),
     (guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}] + [{'size_gib': 1}] * 20), 'general', 1, 1024),
+    (guest(vcpus=0), 'general', 0, 1024),
+    (guest(memory_mib=0), 'general', 1, 0),
 ], ids=['profile', 'negative-memory', 'too-much-memory', 'too-many-vcpus', 'negative-vcpus', 'state',
-        'string-autostart', 'no-disk', 'first-disk-not-an-overlay', 'too-many-disks'])
+        'string-autostart', 'no-disk', 'first-disk-not-an-overlay', 'too-many-disks', 'zero-vcpus', 'zero-memory'])
 def test_guests(entry, profile, vcpus, memory):
     assert errors(guests=[entry]) == [GUEST_MESSAGE % ('g1', profile, vcpus, memory)]
 

@@ -89,6 +89,33 @@ def test_conf_keys_must_be_libvirt_keys(var, key):
                       "digits and '_' (such as max_files). Fix or remove them." % (var, key)]
 
 
+@pytest.mark.parametrize('var, mode', [('kvm_host_socket_rw_mode', '0777'), ('kvm_host_socket_rw_mode', '0771'),
+                                       ('kvm_host_socket_admin_mode', '0702')])
+def test_managing_sockets_are_closed_to_others(var, mode):
+    modes = dict(host_params()['socket_modes'], **{var: mode})
+    errors = kvm_host_errors(host_params(socket_modes=modes))
+    assert len(errors) == 1 and errors[0].startswith('%s=%s lets every local user manage libvirt' % (var, mode))
+
+
+def test_the_read_only_socket_may_stay_open():
+    modes = dict(host_params()['socket_modes'], kvm_host_socket_ro_mode='0777')
+    assert kvm_host_errors(host_params(socket_modes=modes)) == []
+
+
+@pytest.mark.parametrize('conf, shown', [({'unix_sock_group': 'users'}, 'unix_sock_group'),
+                                         ({'listen_tcp': 1, 'audit_logging': 0}, 'audit_logging, listen_tcp')])
+def test_daemon_conf_leaves_owned_keys_to_their_variables(conf, shown):
+    errors = kvm_host_errors(host_params(daemon_conf=conf))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_daemon_conf sets %s, which have variables' % shown)
+
+
+@pytest.mark.parametrize('key', ['auth_unix_rw', 'auth_unix_ro'])
+def test_daemon_conf_keeps_socket_authentication(key):
+    errors = kvm_host_errors(host_params(daemon_conf={key: 'none', 'max_clients': 10}))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_daemon_conf sets auth_unix_rw or auth_unix_ro to none')
+    assert kvm_host_errors(host_params(daemon_conf={key: 'sasl'})) == []
+
+
 def test_conf_must_be_a_mapping():
     assert kvm_host_errors(host_params(qemu_conf=['user'])) == [
         "kvm_host_qemu_conf must be a mapping of libvirt config keys to values, not ['user']."]
@@ -110,6 +137,7 @@ def test_mac_not_shipped():
     {'security_driver': 'none'}, {'seccomp_sandbox': 0}, {'user': 'root'}, {'user': 0}, {'group': '+0'},
     {'dynamic_ownership': False}, {'remember_owner': 'no'}, {'stdio_handler': 'file'},
     {'vnc_listen': '0.0.0.0'}, {'spice_listen': '::'},
+    {'user': '00'}, {'user': ' 0'}, {'group': '-0'}, {'cgroup_controllers': []},
 ])
 def test_qemu_conf_override_that_weakens_is_refused(conf):
     errors = kvm_hardening_errors(hardening_params(host_qemu_conf=conf))
