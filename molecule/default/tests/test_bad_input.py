@@ -116,6 +116,12 @@ CASES = {
     "guest name with a trailing newline": (
         {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
+    # Places where removing a guest's directory would take what the role did not make.
+    "guest storage in /etc": (
+        {"kvm_guests_storage_dir": "/etc"}, ["kvm_guests_storage_dir (/etc) is a top-level directory or inside"]),
+    "guest storage holding the base images": (
+        {"kvm_guests_storage_dir": "/var/lib/libvirt/images"},
+        ["kvm_guests_base_image_dir (/var/lib/libvirt/images/base) lies inside kvm_guests_storage_dir"]),
     # Values that would have weakened the baseline without a word.
     "management socket open to every user": (
         {"kvm_host_socket_rw_mode": "0777"}, ["kvm_host_socket_rw_mode=0777 lets every local user manage libvirt"]),

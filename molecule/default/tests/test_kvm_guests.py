@@ -150,7 +150,7 @@ def test_rerun_changes_nothing_and_keeps_uuid_mac_and_the_running_guest(host, ho
 
 
 @pytest.mark.only_hosts("kvmhost-bookworm")
-def test_undefine_removes_the_uefi_variables_and_keeps_the_disks(host, hostname):
+def test_undefine_removes_the_uefi_variables_keeps_the_disks_unless_asked_and_only_its_own(host, hostname):
     nvram = "/var/lib/libvirt/qemu/nvram/db1_VARS.fd"
     uuid, macs = domain_identity(host, "db1")[:2]
     # libvirt 9.0 copies the variable store at the first start; libvirt refuses to undefine
@@ -164,6 +164,22 @@ def test_undefine_removes_the_uefi_variables_and_keeps_the_disks(host, hostname)
     assert not host.file(nvram).exists
     assert not host.file("/etc/kvmcloud/guests/db1.xml").exists
     assert host.file("/var/lib/libvirt/images/guests/db1/disk0.qcow2").exists
+    # remove_disks takes only a directory the role made (it holds the role's marker file): a
+    # stray directory named like a guest stays, and the run stops before any guest changes.
+    stray = "/var/lib/libvirt/images/guests/stray"
+    host.run_expect([0], "mkdir -p %s && echo keep > %s/data" % (stray, stray))
+    hostile = json.dumps({"kvm_guests_list": [{"name": "stray", "state": "undefined", "remove_disks": True}]})
+    result = run_playbook("--tags", "kvm_guests", "-e", hostile, limit=hostname)
+    assert result.returncode != 0
+    # The callback wraps long messages: compare with the line breaks folded.
+    assert "%s has no .kvmcloud-guest file" % stray in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert host.file(stray + "/data").content_string == "keep\n"
+    host.run_expect([0], "rm -r " + stray)
+    assert host.file("/var/lib/libvirt/images/guests/db1/.kvmcloud-guest").content_string == "db1\n"
+    removed = json.dumps({"kvm_guests_list": [{"name": "db1", "state": "undefined", "remove_disks": True}]})
+    result = run_playbook("--tags", "kvm_guests", "-e", removed, limit=hostname)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert not host.file("/var/lib/libvirt/images/guests/db1").exists
     # The declared inventory brings it back, shut off, with the same identity.
     result = run_playbook("--tags", "kvm_guests", limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:]

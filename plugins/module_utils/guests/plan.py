@@ -35,6 +35,10 @@ XML_SECURE_BOOT_RE = re.compile(r"<feature enabled='(yes|no)' name='secure-boot'
 SEED_MODE = '0600'
 DEFINITION_MODE = '0600'
 VALIDATE_DOMAIN = 'virt-xml-validate %s domain'
+# Written into each guest directory the role keeps: remove_disks removes only a directory
+# that has it, so a directory the role did not make is never taken for a guest's.
+MARKER = '.kvmcloud-guest'
+MARKER_MODE = '0600'
 TEMPLATE = 'domain.xml.j2'
 
 
@@ -94,7 +98,9 @@ def state_query(shaped, settings):
         else:
             paths.append(seed_dir(guest))
         paths += [definition_path(settings, guest['name']), libvirt_config_path(settings, guest['name'])]
-    paths += [guest['dir'] for guest in shaped['unwanted'] if guest['remove_disks']]
+    for guest in shaped['unwanted']:
+        if guest['remove_disks']:
+            paths += [guest['dir'], guest['dir'] + '/' + MARKER]
     unique = []
     for path in paths:
         if path not in unique:
@@ -359,6 +365,22 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
                             or stale_definition(settings, guest['name'], paths)})
     for guest in shaped['unwanted']:
         files.append({'path': definition_path(settings, guest['name']), 'state': 'absent'})
+    for guest in shaped['wanted']:
+        files.append({'path': guest['dir'] + '/' + MARKER, 'content': guest['name'] + '\n', 'owner': 'root',
+                      'group': 'root', 'mode': MARKER_MODE})
+
+    remove_guest_dirs = []
+    for guest in shaped['unwanted']:
+        if not (guest['remove_disks'] and (paths.get(guest['dir']) or {}).get('exists')):
+            continue
+        marker = paths.get(guest['dir'] + '/' + MARKER) or {}
+        if marker.get('exists') and not marker.get('isdir') and marker.get('uid') == 0:
+            remove_guest_dirs.append(guest['dir'])
+        else:
+            errors.append(
+                'kvm_guests_list entry %s: remove_disks is true, but %s has no %s file, which kvm_guests writes'
+                ' into every guest directory it keeps: it was not made by this role, and stays. Remove it by hand'
+                ' if it is this guest\'s, or set remove_disks to false.' % (guest['name'], guest['dir'], MARKER))
 
     disks_missing = []
     for guest in shaped['wanted']:
@@ -376,8 +398,7 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
         'restart_markers': list(state.get('restart_markers') or []),
         'destroy': [guest['name'] for guest in shaped['unwanted'] if guest['name'] in running],
         'undefine': [guest['name'] for guest in shaped['unwanted'] if guest['name'] in defined],
-        'remove_guest_dirs': [guest['dir'] for guest in shaped['unwanted']
-                              if guest['remove_disks'] and (paths.get(guest['dir']) or {}).get('exists')],
+        'remove_guest_dirs': remove_guest_dirs,
         'remove_seed_dirs': remove_seed_dirs,
         'dirs': dirs,
         'base_dir_exists': bool((paths.get(settings['base_image_dir']) or {}).get('exists')),

@@ -179,6 +179,39 @@ def shape_guests(settings, images):
 
 # Input checks. Each returns a list of messages; the wording is the role's.
 
+# The role removes whole guest directories under kvm_guests_storage_dir (remove_disks), and
+# keeps base images under kvm_guests_base_image_dir: neither may be a system tree.
+SYSTEM_TREES = ('/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/root', '/run', '/sbin',
+                '/sys', '/usr')
+
+
+def inside(path, parent):
+    return path == parent or path.startswith(parent + '/')
+
+
+def check_places(settings):
+    """The role's directories are its own: not at the top level or in a system tree (for the
+    two it removes from), and none inside another (a guest named like the directory below
+    would take it along)."""
+    places = [('kvm_guests_base_image_dir', settings['base_image_dir']),
+              ('kvm_guests_storage_dir', settings['storage_dir']),
+              ('kvm_guests_definition_dir', settings['definition_dir']),
+              ('kvm_guests_console_log_dir', settings['console_log_dir'])]
+    problems = []
+    for var, path in places[:2]:
+        if path.count('/') < 2 or any(inside(path, tree) for tree in SYSTEM_TREES):
+            problems.append('%s (%s) is a top-level directory or inside %s' % (var, path, ', '.join(SYSTEM_TREES)))
+    for var, path in places:
+        for other_var, other in places:
+            if var != other_var and inside(path, other):
+                problems.append('%s (%s) lies inside %s (%s)' % (var, path, other_var, other))
+    if not problems:
+        return []
+    return ['%s. The role removes guest directories under kvm_guests_storage_dir: give it and the base image'
+            ' directory places of their own, such as /var/lib/libvirt/images/guests and'
+            ' /var/lib/libvirt/images/base.' % '; '.join(problems)]
+
+
 def check_settings(settings):
     dirs = [settings['base_image_dir'], settings['storage_dir'], settings['definition_dir'],
             settings['console_log_dir']]
@@ -191,7 +224,7 @@ def check_settings(settings):
           and to_int(settings['shutdown_timeout_seconds']) >= 10
           and to_int(settings['emulated_tb_cache_mib']) >= 32)
     if ok:
-        return []
+        return check_places(settings)
     return [
         "kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_definition_dir and"
         " kvm_guests_console_log_dir (%s) must be distinct absolute paths without quotes, '<', '>', '&' or"

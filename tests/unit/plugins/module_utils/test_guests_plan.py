@@ -140,7 +140,8 @@ def test_the_read_covers_every_guest_image_disk_and_file_the_role_decides_on():
     assert query['paths'] == [
         '/var/lib/libvirt/images/base', STORE + '/g1', STORE + '/g1/seed', STORE + '/g2', DEFS,
         STORE + '/g1/seed.iso', DEFS + '/g1.xml', '/etc/libvirt/qemu/g1.xml',
-        STORE + '/g2/seed', DEFS + '/g2.xml', '/etc/libvirt/qemu/g2.xml', STORE + '/old']
+        STORE + '/g2/seed', DEFS + '/g2.xml', '/etc/libvirt/qemu/g2.xml', STORE + '/old',
+        STORE + '/old/.kvmcloud-guest']
 
 
 # Converged and fresh hosts
@@ -161,7 +162,10 @@ def test_the_files_are_seeds_without_diff_and_validated_definitions():
     by_path = dict((entry['path'], entry) for entry in todo['files'])
     assert list(by_path) == [
         STORE + '/g1/seed/user-data', STORE + '/g1/seed/meta-data', STORE + '/g1/seed/network-config',
-        STORE + '/g2/seed.iso', DEFS + '/g1.xml', DEFS + '/g2.xml', DEFS + '/old.xml']
+        STORE + '/g2/seed.iso', DEFS + '/g1.xml', DEFS + '/g2.xml', DEFS + '/old.xml',
+        STORE + '/g1/.kvmcloud-guest', STORE + '/g2/.kvmcloud-guest']
+    assert by_path[STORE + '/g2/.kvmcloud-guest'] == {
+        'path': STORE + '/g2/.kvmcloud-guest', 'content': 'g2\n', 'owner': 'root', 'group': 'root', 'mode': '0600'}
     assert by_path[STORE + '/g1/seed/user-data'] == {
         'path': STORE + '/g1/seed/user-data', 'content': '#cloud-config\n{}\n', 'owner': 'root', 'group': 'root',
         'mode': '0600', 'diff': False}
@@ -360,8 +364,25 @@ def test_guests_declared_undefined_go_with_their_disks_where_asked():
     state = converged_state()
     state['domains']['old'] = {'defined': True, 'running': True, 'autostart': True, 'xml': ''}
     state['paths'][STORE + '/old'] = directory('0711')
+    state['paths'][STORE + '/old/.kvmcloud-guest'] = regular()
     todo, _result = decide(state)
     assert (todo['destroy'], todo['undefine'], todo['remove_guest_dirs']) == (['old'], ['old'], [STORE + '/old'])
+    assert todo['errors'] == []
+
+
+@pytest.mark.parametrize('marker', [None, directory('0700'), dict(regular(), uid=1000)],
+                         ids=['missing', 'a-directory', 'not-root'])
+def test_a_directory_the_role_did_not_make_is_never_removed(marker):
+    state = converged_state()
+    state['paths'][STORE + '/old'] = directory('0755')
+    if marker:
+        state['paths'][STORE + '/old/.kvmcloud-guest'] = marker
+    todo, _result = decide(state)
+    assert todo['remove_guest_dirs'] == []
+    assert todo['errors'] == [
+        "kvm_guests_list entry old: remove_disks is true, but %s/old has no .kvmcloud-guest file, which kvm_guests"
+        " writes into every guest directory it keeps: it was not made by this role, and stays. Remove it by hand if"
+        " it is this guest's, or set remove_disks to false." % STORE]
 
 
 def test_a_guest_without_cloud_init_loses_its_seed():

@@ -159,6 +159,37 @@ def test_directories_and_names_of_the_settings(overrides, dirs, cpu, nwfilter):
     assert errors(**overrides) == [SETTINGS_MESSAGE % (dirs, cpu, nwfilter)]
 
 
+PLACES_TAIL = ('. The role removes guest directories under kvm_guests_storage_dir: give it and the base image'
+               ' directory places of their own, such as /var/lib/libvirt/images/guests and'
+               ' /var/lib/libvirt/images/base.')
+SYSTEM = '/bin, /boot, /dev, /etc, /lib, /lib32, /lib64, /proc, /root, /run, /sbin, /sys, /usr'
+
+
+@pytest.mark.parametrize('overrides, problems', [
+    ({'storage_dir': '/etc'}, ['kvm_guests_storage_dir (/etc) is a top-level directory or inside ' + SYSTEM,
+                               'kvm_guests_definition_dir (/etc/kvmcloud/guests) lies inside kvm_guests_storage_dir'
+                               ' (/etc)']),
+    ({'storage_dir': '/srv'}, ['kvm_guests_storage_dir (/srv) is a top-level directory or inside ' + SYSTEM]),
+    ({'base_image_dir': '/usr/share/images'},
+     ['kvm_guests_base_image_dir (/usr/share/images) is a top-level directory or inside ' + SYSTEM]),
+    # A guest named "base" would take the base images along.
+    ({'storage_dir': '/var/lib/libvirt/images'},
+     ['kvm_guests_base_image_dir (/var/lib/libvirt/images/base) lies inside kvm_guests_storage_dir'
+      ' (/var/lib/libvirt/images)']),
+    ({'definition_dir': '/var/lib/libvirt/images/guests/defs'},
+     ['kvm_guests_definition_dir (/var/lib/libvirt/images/guests/defs) lies inside kvm_guests_storage_dir'
+      ' (/var/lib/libvirt/images/guests)']),
+], ids=['etc', 'top-level', 'usr', 'base-inside-storage', 'definitions-inside-storage'])
+def test_the_role_removes_only_from_places_of_its_own(overrides, problems):
+    assert errors(**overrides) == ['; '.join(problems) + PLACES_TAIL]
+
+
+def test_places_side_by_side_pass():
+    assert errors(storage_dir='/srv/kvm/guests', base_image_dir='/srv/kvm/base') == []
+    # A common prefix is not a parent.
+    assert errors(storage_dir='/var/lib/libvirt/images/base2') == []
+
+
 def test_no_filter_at_all_is_a_valid_setting_and_renders_empty():
     assert errors(nwfilter=None) == []
     assert errors(nwfilter=None, emulated_tb_cache_mib='x') == [SETTINGS_MESSAGE % (DEFAULT_DIRS, 'qemu64', '')]
