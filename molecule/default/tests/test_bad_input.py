@@ -123,6 +123,18 @@ CASES = {
         {"kvm_guests_storage_dir": "/var/lib/libvirt/images"},
         ["kvm_guests_base_image_dir (/var/lib/libvirt/images/base) lies inside kvm_guests_storage_dir"]),
     # Values that would have weakened the baseline without a word.
+    "pool at /etc": (
+        {"kvm_host_storage_pools": [{"name": "etc", "path": "/etc"}]},
+        ["kvm_host_storage_pools[0] entry 'etc': path (/etc) must not be a top-level directory"]),
+    "pool open to every user": (
+        {"kvm_host_storage_pools": [{"name": "open", "path": "/srv/kvmcloud-open", "mode": "0777"}]},
+        ["kvm_host_storage_pools[0] entry 'open'", "mode (0777) must not let others write"]),
+    "filter that stops only MAC spoofing": (
+        {"kvm_network_nwfilter": "no-mac-spoofing"},
+        ["kvm_network_nwfilter (no-mac-spoofing) must be one of clean-traffic, clean-traffic-gateway"]),
+    "libvirt administrator without an account": (
+        {"kvm_host_libvirt_admin_users": ["vmadmin", "nosuchadmin"]},
+        ["kvm_host_libvirt_admin_users names accounts that do not exist", "nosuchadmin"]),
     "management socket open to every user": (
         {"kvm_host_socket_rw_mode": "0777"}, ["kvm_host_socket_rw_mode=0777 lets every local user manage libvirt"]),
     "socket authentication switched off": (

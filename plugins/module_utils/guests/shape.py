@@ -20,6 +20,9 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
+    inside, is_system_place, system_place_rule)
+
 # Guest names are also hostnames and directory names: 1-63 letters, digits, '.' and '-',
 # starting and ending with a letter or digit.
 NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?\Z')
@@ -179,16 +182,6 @@ def shape_guests(settings, images):
 
 # Input checks. Each returns a list of messages; the wording is the role's.
 
-# The role removes whole guest directories under kvm_guests_storage_dir (remove_disks), and
-# keeps base images under kvm_guests_base_image_dir: neither may be a system tree.
-SYSTEM_TREES = ('/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/proc', '/root', '/run', '/sbin',
-                '/sys', '/usr')
-
-
-def inside(path, parent):
-    return path == parent or path.startswith(parent + '/')
-
-
 def check_places(settings):
     """The role's directories are its own: not at the top level or in a system tree (for the
     two it removes from), and none inside another (a guest named like the directory below
@@ -198,9 +191,10 @@ def check_places(settings):
               ('kvm_guests_definition_dir', settings['definition_dir']),
               ('kvm_guests_console_log_dir', settings['console_log_dir'])]
     problems = []
+    # The role removes whole guest directories under the storage directory (remove_disks).
     for var, path in places[:2]:
-        if path.count('/') < 2 or any(inside(path, tree) for tree in SYSTEM_TREES):
-            problems.append('%s (%s) is a top-level directory or inside %s' % (var, path, ', '.join(SYSTEM_TREES)))
+        if is_system_place(path):
+            problems.append('%s (%s) is %s' % (var, path, system_place_rule()))
     for var, path in places:
         for other_var, other in places:
             if var != other_var and inside(path, other):

@@ -16,6 +16,9 @@ import collections
 import os
 import re
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
+    is_system_place, system_place_rule)
+
 OCTAL_MODE = re.compile(r'0?[0-7]{3}')
 POOL_NAME = re.compile(r'[A-Za-z0-9_.-]+')
 # A libvirt config key (qemu.conf, libvirtd.conf): what its augeas lens and the parser accept.
@@ -117,6 +120,13 @@ def kvm_host_errors(params):
                           "and '-'; path (%r) must be absolute without '..', holding only letters, digits and "
                           "'/._@-'; mode (%s) must be an octal string."
                           % (index, pool.get('name'), path, mode))
+        elif is_system_place(path) or int(mode, 8) & 0o002:
+            # The role creates the pool directory and sets its mode, and libvirt lists every file
+            # in it as a volume.
+            errors.append("kvm_host_storage_pools[%d] entry %r: path (%s) must not be %s, and mode (%s) must not "
+                          "let others write: the role sets the directory's mode and libvirt makes each file in "
+                          "it a volume. Use a directory of its own, such as /var/lib/libvirt/images/NAME, mode "
+                          '"0711".' % (index, pool.get('name'), path, system_place_rule(), mode))
     names = [pool.get('name') for pool in pools]
     paths = [str(pool.get('path', '')).rstrip('/') for pool in pools]
     repeated = [key for key, count in collections.Counter(names + paths).items() if count > 1]

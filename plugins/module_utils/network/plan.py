@@ -27,7 +27,9 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.cidr i
 # Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no '/', ':' or whitespace.
 IFNAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z')
 NETWORK_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*\Z')
-FILTER_NAME_RE = re.compile(r'^[A-Za-z0-9_.-]+\Z')
+# The filter restricted bridges require: libvirt's filters that stop MAC, IP and ARP spoofing
+# (no-mac-spoofing alone lets a guest take another's IP address).
+SPOOFING_FILTERS = ('clean-traffic', 'clean-traffic-gateway')
 NETWORKD_DIR = '/etc/systemd/network'
 SUPPORTED_OS_FAMILIES = ('Debian',)
 
@@ -230,11 +232,12 @@ def check_guard_openings(settings, bridges):
 
 
 def check_filter_and_window(settings, bridges):
-    if _match(FILTER_NAME_RE, settings.nwfilter) and 30 <= _int(settings.rollback_seconds) <= 900:
+    if settings.nwfilter in SPOOFING_FILTERS and 30 <= _int(settings.rollback_seconds) <= 900:
         return []
-    return ['kvm_network_nwfilter (%s) must be a filter name, and kvm_network_rollback_seconds (%s) 30-900:'
-            ' long enough for the controller to reconnect, short enough that a lost host comes back soon.'
-            % (_text(settings.nwfilter), _text(settings.rollback_seconds))]
+    return ['kvm_network_nwfilter (%s) must be one of %s (the filters libvirt ships that stop MAC, IP and ARP'
+            ' spoofing, N3), and kvm_network_rollback_seconds (%s) 30-900: long enough for the controller to'
+            ' reconnect, short enough that a lost host comes back soon.'
+            % (_text(settings.nwfilter), ', '.join(SPOOFING_FILTERS), _text(settings.rollback_seconds))]
 
 
 def check_uplinks(settings, bridges):

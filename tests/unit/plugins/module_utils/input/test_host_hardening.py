@@ -121,6 +121,23 @@ def test_conf_must_be_a_mapping():
         "kvm_host_qemu_conf must be a mapping of libvirt config keys to values, not ['user']."]
 
 
+@pytest.mark.parametrize('pool', [
+    {'name': 'etc', 'path': '/etc'},
+    {'name': 'usr', 'path': '/usr/share/images'},
+    {'name': 'top', 'path': '/srv'},
+    {'name': 'open', 'path': '/srv/images', 'mode': '0777'},
+    {'name': 'o-w', 'path': '/srv/images', 'mode': '0712'},
+])
+def test_pools_keep_to_places_of_their_own_and_closed_to_others(pool):
+    errors = kvm_host_errors(host_params(storage_pools=[pool]))
+    assert len(errors) == 1 and errors[0].startswith("kvm_host_storage_pools[0] entry %r: path (%s) must not be a"
+                                                     " top-level directory or inside /bin," % (pool['name'], pool['path']))
+
+
+def test_a_pool_mode_closed_to_others_passes():
+    assert kvm_host_errors(host_params(storage_pools=[{'name': 'g', 'path': '/srv/images', 'mode': '0750'}])) == []
+
+
 def test_duplicate_pools_named():
     pools = [{'name': 'a', 'path': '/srv/a'}, {'name': 'a', 'path': '/srv/b/'}, {'name': 'c', 'path': '/srv/b'}]
     assert kvm_host_errors(host_params(storage_pools=pools)) == [

@@ -80,6 +80,7 @@ def test_null_vlan_and_mtu_are_shown_as_python_none_and_pass():
 def test_a_trailing_newline_is_not_part_of_a_name():
     assert errors(bridges=[{'name': 'br-a\n'}]) == [bridge_error('br-a\n')]
     assert errors(nwfilter='clean-traffic\n')[0].startswith('kvm_network_nwfilter (clean-traffic\n) must be')
+    assert errors(nwfilter='clean-traffic-gateway') == []
 
 
 def test_every_bad_bridge_is_named():
@@ -145,11 +146,14 @@ def test_guard_openings_name_a_bridge_of_the_role_and_a_real_port():
     ({'rollback_seconds': 10}, ('clean-traffic', '10')),
     # Jinja's int reads junk as 0.
     ({'rollback_seconds': 'abc'}, ('clean-traffic', 'abc')),
+    ({'nwfilter': 'no-mac-spoofing'}, ('no-mac-spoofing', '90')),
+    ({'nwfilter': 'my-own-filter'}, ('my-own-filter', '90')),
 ])
 def test_filter_name_and_rollback_window(overrides, shown):
     assert errors(**overrides) == [
-        'kvm_network_nwfilter (%s) must be a filter name, and kvm_network_rollback_seconds (%s) 30-900: long'
-        ' enough for the controller to reconnect, short enough that a lost host comes back soon.' % shown]
+        'kvm_network_nwfilter (%s) must be one of clean-traffic, clean-traffic-gateway (the filters libvirt ships'
+        ' that stop MAC, IP and ARP spoofing, N3), and kvm_network_rollback_seconds (%s) 30-900: long enough for'
+        ' the controller to reconnect, short enough that a lost host comes back soon.' % (shown[0], shown[1])]
 
 
 UPLINKS = ('kvm_network_bridges: uplinks (%s) must each serve one bridge; %s is both a direct uplink and a VLAN'
