@@ -116,6 +116,9 @@ CASES = {
     "guest name with a trailing newline": (
         {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
+    "profile value that injects XML": (
+        {"kvm_guests_profiles": {"general": {"memballoon_stats_period_seconds": "10'/><alias name='x"}}},
+        ["Profile general:", "memballoon_stats_period_seconds 0-86400"]),
     # Places where removing a guest's directory would take what the role did not make.
     "guest storage in /etc": (
         {"kvm_guests_storage_dir": "/etc"}, ["kvm_guests_storage_dir (/etc) is a top-level directory or inside"]),

@@ -90,6 +90,25 @@ def duplicates(values):
     return [value for value, count in counts.items() if count > 1]
 
 
+def whole_number(value):
+    """An int, or a string of digits read as one; None for anything else (bools, floats, and
+    strings such as "10'/>" that Jinja's int would read as 0 and the template would copy)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r'[0-9]{1,9}', value):
+        return int(value)
+    return None
+
+
+def number_in(value, low, high):
+    number = whole_number(value)
+    return number is not None and low <= number <= high
+
+
+# Profile values written into the domain XML as numbers.
+PROFILE_NUMBERS = ('iothreads', 'memballoon_stats_period_seconds')
+
+
 def merge_profiles(settings):
     """Each profile: the defaults, then the built-in profile of that name, then the user's."""
     defaults = settings['profile_defaults']
@@ -105,6 +124,10 @@ def merge_profiles(settings):
             profile.update(given)
         elif given:
             invalid[name] = given
+        for key in PROFILE_NUMBERS:
+            number = whole_number(profile.get(key))
+            if number is not None:
+                profile[key] = number
         profiles[name] = profile
     return profiles, invalid
 
@@ -239,14 +262,15 @@ def check_profiles(settings, profiles, invalid):
               and all(profile.get(key) in values for key, values in choices.items())
               # O_DIRECT is what io=native needs; QEMU refuses it on top of the host page cache.
               and (profile.get('disk_io') != 'native' or profile.get('disk_cache') in ('none', 'directsync'))
-              and 1 <= to_int(profile.get('iothreads')) <= 16
-              and to_int(profile.get('memballoon_stats_period_seconds')) >= 0
+              and number_in(profile.get('iothreads'), 1, 16)
+              and number_in(profile.get('memballoon_stats_period_seconds'), 0, 86400)
               and all(isinstance(profile.get(key), bool) for key in PROFILE_BOOLEANS))
         if ok:
             continue
         errors.append(
             'Profile %s: keys must be among %s (unknown: %s); %sio native needs cache none or directsync;'
-            ' iothreads 1-16; memballoon, secure_boot, tpm and console_log true or false. Got %s.'
+            ' iothreads 1-16; memballoon_stats_period_seconds 0-86400; memballoon, secure_boot,'
+            ' tpm and console_log true or false. Got %s.'
             % (name, ', '.join(defaults), ', '.join(unknown) or 'none',
                ''.join('%s one of %s; ' % (key, '/'.join(values)) for key, values in choices.items()),
                json.dumps(invalid.get(name, profile))))

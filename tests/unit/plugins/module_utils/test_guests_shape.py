@@ -200,7 +200,8 @@ PROFILE_MESSAGE = (
     ' memballoon_stats_period_seconds, secure_boot, tpm, graphics, console_log (unknown: %s); disk_bus one of'
     ' virtio/scsi; disk_cache one of none/directsync/writethrough; disk_io one of native/threads/io_uring;'
     ' disk_discard one of unmap/ignore; graphics one of none/vnc; io native needs cache none or directsync;'
-    ' iothreads 1-16; memballoon, secure_boot, tpm and console_log true or false. Got %s.')
+    ' iothreads 1-16; memballoon_stats_period_seconds 0-86400; memballoon, secure_boot, tpm and'
+    ' console_log true or false. Got %s.')
 GENERAL = ('"disk_bus": "virtio", "disk_cache": "none", "disk_io": "native", "disk_discard": "unmap", "iothreads": 1,'
            ' "memballoon": true, "memballoon_stats_period_seconds": 10, "secure_boot": true, "tpm": false,'
            ' "graphics": "none", "console_log": true')
@@ -211,17 +212,31 @@ GENERAL = ('"disk_bus": "virtio", "disk_cache": "none", "disk_io": "native", "di
     ({'disk_io': 'native', 'disk_cache': 'writethrough'}, 'none',
      GENERAL.replace('"disk_cache": "none"', '"disk_cache": "writethrough"')),
     ({'iothreads': 0}, 'none', GENERAL.replace('"iothreads": 1', '"iothreads": 0')),
-    ({'iothreads': '17'}, 'none', GENERAL.replace('"iothreads": 1', '"iothreads": "17"')),
+    # A string of digits is read as the number it is.
+    ({'iothreads': '17'}, 'none', GENERAL.replace('"iothreads": 1', '"iothreads": 17')),
+    ({'iothreads': True}, 'none', GENERAL.replace('"iothreads": 1', '"iothreads": true')),
+    # Jinja's int reads this as 0, which passed ">= 0"; the template then copied the string.
+    ({'memballoon_stats_period_seconds': "10'/><alias name='x"}, 'none',
+     GENERAL.replace('"memballoon_stats_period_seconds": 10', '"memballoon_stats_period_seconds": "10\'/><alias name=\'x"')),
+    ({'memballoon_stats_period_seconds': '10\n'}, 'none',
+     GENERAL.replace('"memballoon_stats_period_seconds": 10', '"memballoon_stats_period_seconds": "10\\n"')),
     ({'memballoon_stats_period_seconds': -1}, 'none',
      GENERAL.replace('"memballoon_stats_period_seconds": 10', '"memballoon_stats_period_seconds": -1')),
     ({'memballoon': 'yes'}, 'none', GENERAL.replace('"memballoon": true', '"memballoon": "yes"')),
     ({'tpm': 1}, 'none', GENERAL.replace('"tpm": false', '"tpm": 1')),
     ({'colour': 'blue'}, 'colour', GENERAL + ', "colour": "blue"'),
     ({'graphics': 'spice'}, 'none', GENERAL.replace('"graphics": "none"', '"graphics": "spice"')),
-], ids=['bus', 'native-io-cached', 'no-iothread', 'too-many-iothreads', 'negative-period', 'string-boolean',
-        'number-boolean', 'unknown-key', 'graphics'])
+], ids=['bus', 'native-io-cached', 'no-iothread', 'too-many-iothreads', 'boolean-iothreads', 'xml-in-period',
+        'newline-in-period', 'negative-period', 'string-boolean', 'number-boolean', 'unknown-key', 'graphics'])
 def test_profiles(profile, unknown, got):
     assert errors(profiles={'p1': profile}) == [PROFILE_MESSAGE % ('p1', unknown, '{' + got + '}')]
+
+
+def test_numbers_given_as_digit_strings_become_numbers():
+    built = shape.build(settings(base_images=[IMAGE], profiles={'p1': {'iothreads': '4',
+                                                                       'memballoon_stats_period_seconds': '0'}}))
+    assert built['errors'] == []
+    assert (built['profiles']['p1']['iothreads'], built['profiles']['p1']['memballoon_stats_period_seconds']) == (4, 0)
 
 
 IMAGE_MESSAGE = (
