@@ -11,6 +11,7 @@ __metaclass__ = type
 
 DPKG_STATUS = '/var/lib/dpkg/status'
 DPKG_UPDATES = '/var/lib/dpkg/updates'
+APT_LISTS = '/var/lib/apt/lists'
 
 
 def installed_dpkg_packages(status_text):
@@ -34,8 +35,16 @@ def package_db_facts(fs):
     run with "dpkg was interrupted". The installed list lets a role skip its package module
     when nothing is missing (null where it cannot be read cheaply: RPM hosts)."""
     if not fs.isdir('/var/lib/dpkg'):
-        return {'manager': 'rpm' if fs.isdir('/var/lib/rpm') else None, 'interrupted': False, 'installed': None}
+        return {'manager': 'rpm' if fs.isdir('/var/lib/rpm') else None, 'interrupted': False, 'installed': None,
+                'apt_lists': None}
     pending = [name for name in fs.listdir(DPKG_UPDATES) if name.isdigit()]
     status = fs.read(DPKG_STATUS)
     return {'manager': 'dpkg', 'interrupted': bool(pending),
-            'installed': installed_dpkg_packages(status) if status is not None and not pending else None}
+            'installed': installed_dpkg_packages(status) if status is not None and not pending else None,
+            'apt_lists': apt_lists_present(fs)}
+
+
+def apt_lists_present(fs):
+    """Whether apt has package lists. Image builders empty them and leave the folder's mtime
+    fresh, so apt's cache_valid_time would skip the update that an install then needs."""
+    return any('_Packages' in name for name in fs.listdir(APT_LISTS))

@@ -9,6 +9,8 @@ __metaclass__ = type
 import json
 from unittest import mock
 
+import pytest
+
 from ansible.module_utils.facts import ansible_collector, default_collectors
 from ansible.module_utils.facts.namespace import PrefixFactNamespace
 
@@ -300,11 +302,12 @@ def test_host_validate_runs_only_when_asked(make_host):
 
 def test_dpkg_interrupted_mid_install_is_reported(make_host):
     clean = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/tmp.i': ''}), FakeRunner())
-    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False, 'installed': []}
+    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False, 'installed': [], 'apt_lists': False}
     interrupted = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/0004': 'Package: ovmf\n'}),
                           FakeRunner())
     # Mid-install the status file is stale: no list, so every role runs its package module.
-    assert interrupted['package_db'] == {'manager': 'dpkg', 'interrupted': True, 'installed': None}
+    assert interrupted['package_db'] == {'manager': 'dpkg', 'interrupted': True, 'installed': None,
+                                         'apt_lists': False}
 
 
 DPKG_STATUS = '''Package: qemu-utils
@@ -333,7 +336,18 @@ def test_only_fully_installed_packages_are_listed(make_host):
 
 def test_rpm_hosts_have_no_installed_list(make_host):
     facts = collect(make_host({'/var/lib/rpm/rpmdb.sqlite': ''}), FakeRunner())
-    assert facts['package_db'] == {'manager': 'rpm', 'interrupted': False, 'installed': None}
+    assert facts['package_db'] == {'manager': 'rpm', 'interrupted': False, 'installed': None, 'apt_lists': None}
+
+
+@pytest.mark.parametrize('lists, present', [
+    ({}, False),
+    ({'/var/lib/apt/lists/lock': '', '/var/lib/apt/lists/partial/x': ''}, False),
+    ({'/var/lib/apt/lists/deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages': 'Package: a\n'}, True),
+    ({'/var/lib/apt/lists/deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages.lz4': ''}, True),
+], ids=['no-folder', 'emptied', 'plain', 'compressed'])
+def test_emptied_apt_lists_are_reported(make_host, lists, present):
+    facts = collect(make_host(dict({'/var/lib/dpkg/status': ''}, **lists)), FakeRunner())
+    assert facts['package_db']['apt_lists'] is present
 
 
 def test_pool_paths_and_libvirt_files_come_with_every_read(make_host):
