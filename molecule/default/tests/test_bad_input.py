@@ -116,6 +116,11 @@ CASES = {
     "guest name with a trailing newline": (
         {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
+    "libvirt networks with overlapping subnets": (
+        {"kvm_network_libvirt_networks": [
+            {"name": "wide", "bridge": "virbr-wide", "mode": "isolated", "address": "10.20.0.1/16"},
+            {"name": "narrow", "bridge": "virbr-narrow", "mode": "isolated", "address": "10.20.5.1/24"}]},
+        ["kvm_network_libvirt_networks entries wide (10.20.0.0/16) and narrow (10.20.5.0/24) overlap"]),
     "profile value that injects XML": (
         {"kvm_guests_profiles": {"general": {"memballoon_stats_period_seconds": "10'/><alias name='x"}}},
         ["Profile general:", "memballoon_stats_period_seconds 0-86400"]),
@@ -135,6 +140,8 @@ CASES = {
     "filter that stops only MAC spoofing": (
         {"kvm_network_nwfilter": "no-mac-spoofing"},
         ["kvm_network_nwfilter (no-mac-spoofing) must be one of clean-traffic, clean-traffic-gateway"]),
+    "socket group that does not exist": (
+        {"kvm_host_socket_group": "nosuchgroup"}, ["kvm_host_socket_group=nosuchgroup: no such group"]),
     "libvirt administrator without an account": (
         {"kvm_host_libvirt_admin_users": ["vmadmin", "nosuchadmin"]},
         ["kvm_host_libvirt_admin_users names accounts that do not exist", "nosuchadmin"]),

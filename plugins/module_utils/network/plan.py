@@ -19,6 +19,7 @@ word; the helpers below copy what the Jinja filters they replace did (case-insen
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import re
 import xml.etree.ElementTree as ET
 
@@ -219,6 +220,23 @@ def check_unique(settings, bridges):
                ', '.join(subnets))]
 
 
+def check_overlaps(settings, bridges):
+    """Two libvirt networks whose subnets overlap (one inside the other, not only equal) give
+    the host two routes to the same addresses, and their guests' DHCP ranges collide."""
+    subnets = []
+    for network in settings.libvirt_networks:
+        cidr = cidr_info(network.get('address'))
+        if cidr['valid']:
+            subnets.append((_text(network.get('name')), ipaddress.ip_network(cidr['network'])))
+    errors = []
+    for index, (name, subnet) in enumerate(subnets):
+        for other_name, other in subnets[index + 1:]:
+            if subnet != other and subnet.overlaps(other):
+                errors.append('kvm_network_libvirt_networks entries %s (%s) and %s (%s) overlap: give each network'
+                              ' a subnet of its own.' % (name, subnet, other_name, other))
+    return errors
+
+
 def check_guard_openings(settings, bridges):
     names = [bridge['name'] for bridge in bridges]
     errors = []
@@ -257,7 +275,7 @@ def check_uplinks(settings, bridges):
             % (', '.join(_text(port) for port in ports), ', '.join(_text(nic) for nic in both) or 'no NIC')]
 
 
-INPUT_CHECKS = (check_platform, check_bridges, check_gateways, check_libvirt_networks, check_unique,
+INPUT_CHECKS = (check_platform, check_bridges, check_gateways, check_libvirt_networks, check_unique, check_overlaps,
                 check_guard_openings, check_filter_and_window, check_uplinks)
 
 

@@ -132,6 +132,15 @@ def test_names_and_subnets_must_be_unique(overrides, names):
     assert errors(**overrides) == [UNIQUE % names]
 
 
+def test_libvirt_network_subnets_must_not_overlap():
+    assert errors(libvirt_networks=[
+        {'name': 'wide', 'bridge': 'virbr-w', 'address': '10.20.0.1/16'},
+        {'name': 'narrow', 'bridge': 'virbr-n', 'address': '10.20.5.1/24'},
+        {'name': 'apart', 'bridge': 'virbr-a', 'address': '10.30.5.1/24'}]) == [
+        'kvm_network_libvirt_networks entries wide (10.20.0.0/16) and narrow (10.20.5.0/24) overlap: give each'
+        ' network a subnet of its own.']
+
+
 def test_guard_openings_name_a_bridge_of_the_role_and_a_real_port():
     assert errors(bridges=[{'name': 'br-guest'}],
                   host_guard_allow=[{'bridge': 'br-nope', 'proto': 'tcp', 'port': 22},
