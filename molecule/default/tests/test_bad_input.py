@@ -116,6 +116,9 @@ CASES = {
     "guest name with a trailing newline": (
         {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
+    "bridge named like a link the role did not make": (
+        {"kvm_network_bridges": [{"name": "lo"}]},
+        ["kvm_network_bridges[0] entry lo:", "already has a link of that name (kind loopback)"]),
     "libvirt networks with overlapping subnets": (
         {"kvm_network_libvirt_networks": [
             {"name": "wide", "bridge": "virbr-wide", "mode": "isolated", "address": "10.20.0.1/16"},

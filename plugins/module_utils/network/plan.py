@@ -395,6 +395,25 @@ def check_host_uplinks(settings, facts):
     return errors
 
 
+def check_host_names(settings, facts):
+    """A declared bridge takes a name no link has, or the name of a bridge the role made (its
+    .netdev file is on the host): taking over a veth or another tool's bridge would end with
+    the role deleting it when the entry goes."""
+    links = facts.get('links') or {}
+    own = set(file_link(settings.prefix, name) for name in (facts.get('networkd_files') or {})
+              if name.endswith('.netdev'))
+    errors = []
+    for index, bridge in enumerate(settings.bridges):
+        name = bridge.get('name')
+        link = links.get(name)
+        if link is None or (name in own and link.get('kind') == 'bridge'):
+            continue
+        errors.append('kvm_network_bridges[%d] entry %s: %s already has a link of that name (kind %s) that this'
+                      ' role did not create; give the bridge a name of its own.'
+                      % (index, _text(name), settings.hostname, _text(link.get('kind')) or 'unknown'))
+    return errors
+
+
 def check_management(settings, facts, links):
     """N2: the management link is left alone unless a change to it is allowed."""
     management = facts.get('management_interfaces') or []
@@ -411,7 +430,8 @@ def check_management(settings, facts, links):
 
 
 def host_errors(settings, facts, stale):
-    return check_host_uplinks(settings, facts) or check_management(settings, facts, checked_links(settings, stale))
+    return (check_host_names(settings, facts) + check_host_uplinks(settings, facts)
+            or check_management(settings, facts, checked_links(settings, stale)))
 
 
 # --- libvirt networks -----------------------------------------------------------------------
@@ -537,6 +557,11 @@ def plan(settings, facts=None):
     }
 
 
+def netdev_kind(content):
+    found = re.search(r'^Kind=(\S+)', content or '', re.MULTILINE)
+    return found.group(1) if found else ''
+
+
 def apply_plan(the_plan, facts, changed_paths):
     """What applying the written networkd files takes, for the apply and rollback scripts.
 
@@ -558,7 +583,10 @@ def apply_plan(the_plan, facts, changed_paths):
         return path.rsplit('/', 1)[-1]
 
     touched = _unique([link for _path, link in written] + [file_link(prefix, name(path)) for path in removed])
-    delete = _unique([file_link(prefix, name(path)) for path in removed if path.endswith('.netdev')])
+    # Only a device of the kind its file made: a link of the same name made by someone else stays.
+    delete = _unique([file_link(prefix, name(path)) for path in removed if path.endswith('.netdev')
+                      and (links_before.get(file_link(prefix, name(path))) or {}).get('kind', '')
+                      in ('', netdev_kind(files_before.get(name(path))))])
     management = facts.get('management_interfaces') or []
     return {
         'reconfigure': [link for link in touched if link in links_before],

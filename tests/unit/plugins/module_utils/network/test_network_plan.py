@@ -202,9 +202,13 @@ LINKS = {'lo': link('loopback'), 'eth0': link(), 'eth1': link(), 'eth2': link(ma
 REASON = 'carries the IPv4 default route; carries this SSH connection (local address 10.0.0.2)'
 
 
+NETDEV = '\n[NetDev]\nKind=bridge\n'
+
+
 def facts(files=(), **extra):
     base = {'links': LINKS, 'management_interfaces': ['eth0'], 'management_reasons': {'eth0': REASON},
-            'networkd_files': dict((name, 'old ' + name) for name in files)}
+            'networkd_files': dict((name, 'old ' + name + (NETDEV if name.endswith('.netdev') else ''))
+                                   for name in files)}
     base.update(extra)
     return base
 
@@ -233,7 +237,6 @@ def test_uplink_may_move_from_a_bridge_of_the_role():
 @pytest.mark.parametrize('bridges, files, why', [
     ([{'name': 'br-a', 'uplink': 'eth0'}], (), 'kvm_network_bridges entry br-a enslaves eth0'),
     ([{'name': 'br-a', 'uplink': 'eth0', 'vlan': 5}], (), 'kvm_network_bridges entry br-a adds VLAN 5 to eth0'),
-    ([{'name': 'eth0'}], (), 'kvm_network_bridges entry eth0 defines bridge eth0'),
     ([{'name': 'br-a'}], ['05-kvmcloud-port-eth0.network', '05-kvmcloud-bridge-br-a.netdev'],
      'Removing /etc/systemd/network/05-kvmcloud-port-eth0.network (no longer declared) changes eth0'),
 ])
@@ -242,6 +245,30 @@ def test_management_link_is_left_alone_unless_allowed(bridges, files, why):
     assert host_errors(bridges, files) == expected
     assert host_errors(bridges, files, management_change_allowed=True) == []
     assert host_errors(bridges, files, management_change_allowed='yes') == []
+
+
+@pytest.mark.parametrize('name, kind', [('eth0', 'device'), ('br-other', 'bridge'), ('veth-a', 'veth')])
+def test_a_bridge_takes_no_name_of_a_link_the_role_did_not_make(name, kind):
+    links = dict(LINKS, **{'veth-a': link('veth')})
+    errors = plan(settings(bridges=[{'name': 'br-ok'}, {'name': name}]), facts(links=links))['host_errors']
+    assert errors == ['kvm_network_bridges[1] entry %s: kvm1 already has a link of that name (kind %s) that this role'
+                      ' did not create; give the bridge a name of its own.' % (name, kind)]
+
+
+def test_a_bridge_of_the_role_keeps_its_name():
+    files = ['05-kvmcloud-bridge-br-old.netdev', '05-kvmcloud-bridge-br-old.network', '05-kvmcloud-port-eth3.network']
+    assert host_errors([{'name': 'br-old', 'uplink': 'eth3'}], files) == []
+
+
+def test_only_a_device_of_the_kind_its_file_made_is_deleted():
+    files = ['05-kvmcloud-bridge-br-gone.netdev', '05-kvmcloud-bridge-br-gone.network']
+    removed = ['/etc/systemd/network/' + name for name in files]
+    for kind, deleted in (('bridge', ['br-gone']), ('veth', [])):
+        before = facts(files, links=dict(LINKS, **{'br-gone': link(kind)}))
+        assert apply_plan(plan(settings(bridges=[]), before), before, removed)['delete'] == deleted
+    # Gone already: deleting is a no-op the apply script tolerates.
+    before = facts(files)
+    assert apply_plan(plan(settings(bridges=[]), before), before, removed)['delete'] == ['br-gone']
 
 
 def test_missing_uplinks_are_reported_before_the_management_link():
@@ -460,12 +487,12 @@ def test_applying_lists_links_and_files_before_the_change():
         'delete': ['br-old'],
         'new': ['br-new'],
         'replaced': [{'path': '/etc/systemd/network/05-kvmcloud-bridge-br-guest.netdev',
-                      'content': 'old 05-kvmcloud-bridge-br-guest.netdev'}],
+                      'content': 'old 05-kvmcloud-bridge-br-guest.netdev' + NETDEV}],
         'created': ['/etc/systemd/network/05-kvmcloud-bridge-br-new.netdev',
                     '/etc/systemd/network/05-kvmcloud-bridge-br-new.network',
                     '/etc/systemd/network/05-kvmcloud-port-eth1.network'],
         'removed': [{'path': '/etc/systemd/network/05-kvmcloud-bridge-br-old.netdev',
-                     'content': 'old 05-kvmcloud-bridge-br-old.netdev'},
+                     'content': 'old 05-kvmcloud-bridge-br-old.netdev' + NETDEV},
                     {'path': '/etc/systemd/network/05-kvmcloud-bridge-br-old.network',
                      'content': 'old 05-kvmcloud-bridge-br-old.network'},
                     {'path': '/etc/systemd/network/05-kvmcloud-port-eth0.network',
