@@ -523,7 +523,6 @@ class Bench:
         finally:
             self.remove(names)
 
-
     def fleet_floor(self, names, largest):
         """The same ratio for a playbook of FLOOR_PINGS ansible.builtin.ping tasks: what the
         machine allows any playbook of module calls, the controller and every host sharing its

@@ -149,9 +149,9 @@ DEFAULT_DIRS = '/var/lib/libvirt/images/base, /var/lib/libvirt/images/guests, /e
     ({'emulated_tb_cache_mib': 16}, DEFAULT_DIRS, 'qemu64', 'clean-traffic'),
     # Python's $ matches before a trailing newline; the patterns end in \Z.
     ({'storage_dir': '/srv/guests\n'}, '/var/lib/libvirt/images/base, /srv/guests\n, /etc/kvmcloud/guests,'
-                                        ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+                                       ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
     ({'storage_dir': '/srv/a\n/b'}, '/var/lib/libvirt/images/base, /srv/a\n/b, /etc/kvmcloud/guests,'
-                                     ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
+                                    ' /var/log/libvirt/qemu', 'qemu64', 'clean-traffic'),
     ({'emulated_cpu_model': 'qemu64\n'}, DEFAULT_DIRS, 'qemu64\n', 'clean-traffic'),
 ], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'nwfilter', 'ip-learning', 'timeout',
         'tb-cache', 'dir-trailing-newline', 'dir-inner-newline', 'cpu-model-newline'])
