@@ -126,7 +126,7 @@ CASES = {
         ["kvm_network_libvirt_networks entries wide (10.20.0.0/16) and narrow (10.20.5.0/24) overlap"]),
     "profile value that injects XML": (
         {"kvm_guests_profiles": {"general": {"memballoon_stats_period_seconds": "10'/><alias name='x"}}},
-        ["Profile general:", "memballoon_stats_period_seconds 0-86400"]),
+        ["kvm_guests_profiles entry general:", "memballoon_stats_period_seconds 0-86400"]),
     # Places where removing a guest's directory would take what the role did not make.
     "guest storage in /etc": (
         {"kvm_guests_storage_dir": "/etc"}, ["kvm_guests_storage_dir (/etc) is a top-level directory or inside"]),

@@ -172,7 +172,8 @@ def test_undefine_removes_the_uefi_variables_keeps_the_disks_unless_asked_and_on
     result = run_playbook("--tags", "kvm_guests", "-e", hostile, limit=hostname)
     assert result.returncode != 0
     # The callback wraps long messages: compare with the line breaks folded.
-    assert "%s has no .kvmcloud-guest file" % stray in " ".join(result.stdout.split()), result.stdout[-3000:]
+    output = result.stdout + result.stderr
+    assert "%s has no .kvmcloud-guest file" % stray in " ".join(output.split()), output[-3000:]
     assert host.file(stray + "/data").content_string == "keep\n"
     host.run_expect([0], "rm -r " + stray)
     assert host.file("/var/lib/libvirt/images/guests/db1/.kvmcloud-guest").content_string == "db1\n"

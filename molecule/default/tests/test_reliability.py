@@ -58,14 +58,14 @@ def daemon_times(hostname):
 def test_run_killed_during_the_package_install_from_emptied_lists_converges_on_rerun(host, hostname):
     before = statuses(host, hostname)
     assert in_container(hostname, "apt-get remove -y -qq %s" % " ".join(REMOVABLE), timeout=300).returncode == 0
-    # Emptied package lists with a fresh mtime, as image builders leave them: apt's
-    # cache_valid_time alone would skip the update, and the install would find no package.
-    assert in_container(hostname, "rm -rf /var/lib/apt/lists/* && touch /var/lib/apt/lists").returncode == 0
     # dpkg journals each step under updates/ while it works: kill it there, as a crash would.
     kill_playbook_when(hostname, "ls /var/lib/dpkg/updates | grep -q '^[0-9]'",
                        then="pkill -KILL -x dpkg; pkill -KILL -x apt-get")
     audit_out = in_container(hostname, "ls /var/lib/dpkg/updates; dpkg --audit").stdout
     assert audit_out.strip(), "dpkg was not left interrupted"
+    # Emptied package lists with a fresh mtime, as image builders leave them: apt's
+    # cache_valid_time alone would skip the update, and the install would find no package.
+    assert in_container(hostname, "rm -rf /var/lib/apt/lists/* && touch /var/lib/apt/lists").returncode == 0
     result = run_playbook(limit=hostname)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

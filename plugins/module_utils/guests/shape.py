@@ -268,7 +268,7 @@ def check_profiles(settings, profiles, invalid):
         if ok:
             continue
         errors.append(
-            'Profile %s: keys must be among %s (unknown: %s); %sio native needs cache none or directsync;'
+            'kvm_guests_profiles entry %s: keys must be among %s (unknown: %s); %sio native needs cache none or directsync;'
             ' iothreads 1-16; memballoon_stats_period_seconds 0-86400; memballoon, secure_boot,'
             ' tpm and console_log true or false. Got %s.'
             % (name, ', '.join(defaults), ', '.join(unknown) or 'none',

@@ -196,7 +196,7 @@ def test_no_filter_at_all_is_a_valid_setting_and_renders_empty():
 
 
 PROFILE_MESSAGE = (
-    'Profile %s: keys must be among disk_bus, disk_cache, disk_io, disk_discard, iothreads, memballoon,'
+    'kvm_guests_profiles entry %s: keys must be among disk_bus, disk_cache, disk_io, disk_discard, iothreads, memballoon,'
     ' memballoon_stats_period_seconds, secure_boot, tpm, graphics, console_log (unknown: %s); disk_bus one of'
     ' virtio/scsi; disk_cache one of none/directsync/writethrough; disk_io one of native/threads/io_uring;'
     ' disk_discard one of unmap/ignore; graphics one of none/vnc; io native needs cache none or directsync;'
@@ -404,4 +404,4 @@ def test_every_error_is_reported_at_once_in_the_order_of_the_checks():
     found = errors(emulated_tb_cache_mib=1, profiles={'p1': {'tpm': 'no'}},
                    guests=[guest(memory_mib=1, cloud_init={'user_data': 'x'})])
     assert [message.split(' ')[0] for message in found] == [
-        'kvm_guests_base_image_dir,', 'Profile', 'kvm_guests_list', 'kvm_guests_list']
+        'kvm_guests_base_image_dir,', 'kvm_guests_profiles', 'kvm_guests_list', 'kvm_guests_list']
