@@ -18,6 +18,10 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf i
 
 MARKER = '# Managed by kvmcloud.hypervisor (keys below and any key set in place above)'
 
+# The comment that records the keys one caller set, so a key it no longer sets can go.
+RECORD = '# Keys set by %s: %s'
+_RECORD = re.compile(r'^# Keys set by (?P<owner>[A-Za-z0-9_.-]+):(?P<keys>[A-Za-z0-9_ ]*)\n?', re.M)
+
 # What libvirt's virConfParseName accepts.
 _NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*\Z')
 
@@ -35,7 +39,9 @@ def normalize_value(name, value):
                 raise ValueError('%s: list items must be strings or integers, got %r' % (name, item))
             items.append(normalize_value(name, item))
         return items
-    raise ValueError('%s: value must be a bool, int, string or list, got %s' % (name, type(value).__name__))
+    # Ansible hands over its own dict and float subclasses: name the kind, not the class.
+    kind = 'mapping' if isinstance(value, dict) else 'float' if isinstance(value, float) else type(value).__name__
+    raise ValueError('%s: value must be a bool, int, string or list, got a %s' % (name, kind))
 
 
 def render_value(value):
@@ -76,8 +82,35 @@ def _removal(text, found):
     return found.start, after, ''
 
 
-def edit_libvirt_conf(text, settings):
+def recorded_keys(text, owner):
+    """The keys the comment of owner lists in text, [] when there is none."""
+    for found in _RECORD.finditer(text or ''):
+        if found.group('owner') == owner:
+            return found.group('keys').split()
+    return []
+
+
+def _with_record(text, owner, keys):
+    """text with owner's record comment listing keys, just below MARKER (added when missing)."""
+    lines = [line for line in text.splitlines(True)
+             if not (_RECORD.match(line) and _RECORD.match(line).group('owner') == owner)]
+    if not keys:
+        return ''.join(lines)
+    if lines and not lines[-1].endswith('\n'):
+        lines[-1] += '\n'
+    record = RECORD % (owner, ' '.join(sorted(keys))) + '\n'
+    if MARKER + '\n' not in lines:
+        return ''.join(lines) + MARKER + '\n' + record
+    at = lines.index(MARKER + '\n')
+    return ''.join(lines[:at + 1] + [record] + lines[at + 1:])
+
+
+def edit_libvirt_conf(text, settings, record=None):
     """(new_text, changed_keys) after applying settings {name: value or None}.
+
+    With record (a name for the caller, such as kvm_host), the keys it sets are listed in a
+    comment under MARKER, and keys listed there that settings no longer name are removed:
+    libvirt then uses its default again.
 
     A key already holding the desired value (in every assignment of it) is left alone.
     Otherwise its last assignment is rewritten in place and earlier ones are dropped, so the
@@ -86,6 +119,9 @@ def edit_libvirt_conf(text, settings):
     ValueError for a name or value libvirt cannot read.
     """
     text = text or ''
+    if record:
+        dropped = [key for key in recorded_keys(text, record) if key not in settings]
+        settings = dict(settings, **dict((key, None) for key in dropped))
     by_name = {}
     for found in scan_libvirt_conf(text):
         by_name.setdefault(found.name, []).append(found)
@@ -127,4 +163,6 @@ def edit_libvirt_conf(text, settings):
         if MARKER not in text.splitlines():
             text += MARKER + '\n'
         text += ''.join(line + '\n' for line in appended)
+    if record:
+        text = _with_record(text, record, [key for key, value in settings.items() if value is not None])
     return text, sorted(changed)

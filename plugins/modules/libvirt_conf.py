@@ -34,7 +34,7 @@ options:
   files:
     description:
       - Several libvirt configuration files in one call, instead of O(path), O(settings) and O(lens).
-        Each entry takes C(path), C(settings), C(lens), C(owner), C(group) and C(mode), with the meaning
+        Each entry takes C(path), C(settings), C(lens), C(record), C(owner), C(group) and C(mode), with the meaning
         of the options of the same name.
       - Every file is edited and, when changed, validated with its lens before the first one is replaced,
         so a refused value leaves all of them as they were.
@@ -60,10 +60,20 @@ options:
       - The lens knows every key and its type, so a misspelt key or a string where a number belongs fails
         the task, naming the line, and the file stays as it was.
       - Needs C(augtool) on the target (package C(augeas-tools) on Debian, C(augeas) on RHEL).
-      - Only checked when the content changes, and not in check mode.
+      - Only checked when the content changes. In check mode the new content is checked from a copy in the
+        temporary directory when C(augtool) is there, and not at all when it is not.
       - The lenses accept less than libvirt does (no comment after a value, no single quotes, no C(;)), so a
         file that already uses those forms fails validation.
     type: str
+  record:
+    description:
+      - A name for the caller, such as V(kvm_host). The keys it sets are then listed in a comment line
+        C(# Keys set by NAME) (then a colon and the keys) below the module's marker line, and on a later call
+        with the same name, keys listed there but no longer in O(settings) are removed, so libvirt uses its
+        default again.
+      - Without it, keys not in O(settings) are never touched.
+    type: str
+    version_added: 0.4.0
   create:
     description:
       - Create the file when it does not exist. When false, a missing file fails the task unless O(settings)
@@ -117,6 +127,14 @@ EXAMPLES = r'''
     lens: Libvirtd.lns
     settings:
       listen_tcp: null
+
+# Keys an inventory override no longer names are removed on the next run.
+- name: The operator's qemu.conf overrides, and only those
+  kvmcloud.hypervisor.libvirt_conf:
+    path: /etc/libvirt/qemu.conf
+    lens: Libvirtd_qemu.lns
+    record: site_overrides
+    settings: "{{ site_qemu_conf }}"
 '''
 
 RETURN = r'''
@@ -150,7 +168,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf i
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import edit_libvirt_conf
 
 # What one entry of files may hold.
-FILE_KEYS = ('path', 'settings', 'lens', 'owner', 'group', 'mode')
+FILE_KEYS = ('path', 'settings', 'lens', 'record', 'owner', 'group', 'mode')
 
 _AUG_LINE = re.compile(r'/error/line = "(\d+)"')
 _AUG_MESSAGE = re.compile(r'/error/message = "(.*)"')
@@ -188,10 +206,10 @@ def augeas_problem(module, lens, candidate, text):
     return 'lens %s rejects line %d: %s (%s)' % (lens, number, bad, message.group(1) if message else report)
 
 
-def validated_candidate(module, path, text, lens):
-    """A temporary file beside path holding text, checked with lens. Fails the module (the
-    candidate removed) when libvirt would refuse it."""
-    handle, candidate = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
+def validated_candidate(module, path, text, lens, directory=None):
+    """A temporary file beside path (or in directory) holding text, checked with lens. Fails
+    the module (the candidate removed) when libvirt would refuse it."""
+    handle, candidate = tempfile.mkstemp(dir=directory or os.path.dirname(path), prefix='.%s.' % os.path.basename(path))
     accepted = False
     try:
         with os.fdopen(handle, 'wb') as out:
@@ -210,6 +228,8 @@ def plan(module, spec):
     """Reads one file and works out its new text: {path, before, after, changed_keys}."""
     path = os.path.realpath(spec['path'])
     settings = spec['settings'] or {}
+    if spec.get('record') and not re.match(r'[A-Za-z0-9_.-]+\Z', spec['record']):
+        module.fail_json(msg='record=%r: a name of letters, digits and ._- only' % spec['record'])
     try:
         before = read_text(path)
     except (IOError, OSError) as exc:
@@ -220,7 +240,7 @@ def plan(module, spec):
         if not os.path.isdir(os.path.dirname(path)):
             module.fail_json(msg='%s: directory %s does not exist' % (path, os.path.dirname(path)))
     try:
-        after, changed_keys = edit_libvirt_conf(before, settings)
+        after, changed_keys = edit_libvirt_conf(before, settings, record=spec.get('record'))
     except ConfError as exc:
         module.fail_json(msg='%s does not parse as a libvirt config file, not changed: %s' % (path, to_native(exc)))
     except ValueError as exc:
@@ -253,21 +273,27 @@ def main():
             files=dict(type='list', elements='dict'),
             settings=dict(type='dict'),
             lens=dict(type='str'),
+            record=dict(type='str'),
             create=dict(type='bool', default=True),
             backup=dict(type='bool', default=False),
         ),
         add_file_common_args=True,
-        mutually_exclusive=[('files', 'path'), ('files', 'settings'), ('files', 'lens')],
+        mutually_exclusive=[('files', 'path'), ('files', 'settings'), ('files', 'lens'), ('files', 'record')],
         supports_check_mode=True,
     )
     # Every file is read, edited and validated before the first one is replaced.
     plans = [plan(module, spec) for spec in file_specs(module)]
     candidates = {}
     try:
-        if not module.check_mode:
-            for item in plans:
-                if item['after'] != (item['before'] or ''):
-                    candidates[item['path']] = validated_candidate(module, item['path'], item['after'], item['lens'])
+        for item in plans:
+            if item['after'] == (item['before'] or ''):
+                continue
+            if not module.check_mode:
+                candidates[item['path']] = validated_candidate(module, item['path'], item['after'], item['lens'])
+            elif item['lens'] and module.get_bin_path('augtool'):
+                # Check mode gives the lens's verdict too, from a copy outside the config directory.
+                os.unlink(validated_candidate(module, item['path'], item['after'], item['lens'],
+                                              directory=tempfile.gettempdir()))
         result = dict(changed=False, files=[], diff=[])
         for item in plans:
             path = item['path']

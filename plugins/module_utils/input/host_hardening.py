@@ -16,6 +16,8 @@ import collections
 import os
 import re
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import (
+    normalize_value, render_value)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
     is_system_place, system_place_rule)
 
@@ -78,7 +80,16 @@ def conf_key_errors(var, conf):
     if bad:
         return ['%s keys %s are not libvirt config keys: a key is a letter, then letters, digits and '
                 "'_' (such as max_files). Fix or remove them." % (var, ', '.join(bad))]
-    return []
+    errors = []
+    # The same rules libvirt_conf writes by: a value it cannot write fails here, before any change.
+    for key in sorted(key for key in conf if conf[key] is not None):
+        try:
+            render_value(normalize_value(key, conf[key]))
+        except ValueError as exc:
+            errors.append('%s[%s] = %r cannot be written as a libvirt value (%s): use a boolean, a number, a '
+                          'one-line string without both quote characters, or a list of those.'
+                          % (var, key, conf[key], str(exc).split(': ', 1)[-1]))
+    return errors
 
 
 def kvm_host_errors(params):

@@ -160,8 +160,8 @@ def test_rendering_round_trips_through_the_parser(value, rendered):
 @pytest.mark.parametrize('settings, message', [
     ({'k': 'both " and \''}, '^k: .*both quote characters'),
     ({'k': 'two\nlines'}, '^k: .*line break'),
-    ({'k': 1.5}, 'got float'),
-    ({'k': {'a': 1}}, 'got dict'),
+    ({'k': 1.5}, 'got a float'),
+    ({'k': {'a': 1}}, 'got a mapping'),
     ({'k': [['nested']]}, 'list items'),
     ({'k': [None]}, 'list items'),
     ({'bad-name': 1}, 'not a valid libvirt setting name'),
@@ -175,3 +175,37 @@ def test_values_libvirt_cannot_read_are_refused(settings, message):
 def test_unparseable_text_raises():
     with pytest.raises(ConfError, match='line 2'):
         edit_libvirt_conf('a = 1\nb = yes\n', {'a': 2})
+
+
+def test_record_lists_the_callers_keys_under_the_marker():
+    text, changed = edit_libvirt_conf('# docs\n', {'max_files': 4096, 'user': 'libvirt-qemu'}, record='kvm_host')
+    assert text == ('# docs\n' + MARKER + '\n# Keys set by kvm_host: max_files user\n'
+                    'max_files = 4096\nuser = "libvirt-qemu"\n')
+    assert changed == ['max_files', 'user']
+    assert edit_libvirt_conf(text, {'max_files': 4096, 'user': 'libvirt-qemu'}, record='kvm_host') == (text, [])
+
+
+def test_a_recorded_key_no_longer_set_is_removed_and_others_stay():
+    text = (MARKER + '\n# Keys set by kvm_host: max_files user\n# Keys set by other: vnc_tls\n'
+            'max_files = 4096\nuser = "libvirt-qemu"\nvnc_tls = 1\nmax_processes = 10\n')
+    after, changed = edit_libvirt_conf(text, {'user': 'libvirt-qemu'}, record='kvm_host')
+    assert after == (MARKER + '\n# Keys set by kvm_host: user\n# Keys set by other: vnc_tls\n'
+                     'user = "libvirt-qemu"\nvnc_tls = 1\nmax_processes = 10\n')
+    assert changed == ['max_files']
+
+
+def test_without_record_nothing_is_removed_and_no_comment_written():
+    text = MARKER + '\n# Keys set by kvm_host: max_files\nmax_files = 4096\n'
+    assert edit_libvirt_conf(text, {}) == (text, [])
+
+
+def test_a_record_comment_in_a_file_without_keys_left_goes():
+    text = 'a = 1\n' + MARKER + '\n# Keys set by kvm_host: max_files\nmax_files = 4096\n'
+    assert edit_libvirt_conf(text, {}, record='kvm_host') == ('a = 1\n' + MARKER + '\n', ['max_files'])
+
+
+def test_record_is_added_to_a_file_whose_keys_were_set_in_place():
+    text = 'max_files = 4096\n'
+    after, changed = edit_libvirt_conf(text, {'max_files': 4096}, record='kvm_host')
+    assert (after, changed) == ('max_files = 4096\n' + MARKER + '\n# Keys set by kvm_host: max_files\n', [])
+    assert edit_libvirt_conf(after, {'max_files': 4096}, record='kvm_host') == (after, [])

@@ -105,7 +105,7 @@ def test_missing_augtool_says_what_to_install(conf):
     assert sorted(os.listdir(str(conf.parent))) == ['qemu.conf']
 
 
-def test_check_mode_reports_change_and_diff_without_writing_or_validating(conf):
+def test_check_mode_reports_change_and_diff_without_writing(conf):
     args = {'path': str(conf), 'settings': SETTINGS, 'lens': 'Libvirtd_qemu.lns',
             '_ansible_check_mode': True, '_ansible_diff': True}
     result, failed, runner = run_module(args)
@@ -115,8 +115,24 @@ def test_check_mode_reports_change_and_diff_without_writing_or_validating(conf):
     text_diff = result['diff'][0]
     assert text_diff['before'] == DEBIAN
     assert text_diff['after'].endswith('seccomp_sandbox = 1\n')
-    runner.assert_not_called()
+    # The lens read a copy outside the config directory, which stays as it was.
+    assert runner.call_count == 1 and os.path.dirname(runner.call_args[0][0][3].split(' incl ')[1]) != str(conf.parent)
     assert conf.read_text() == DEBIAN
+    assert sorted(os.listdir(str(conf.parent))) == ['qemu.conf']
+
+
+def test_check_mode_reports_what_the_lens_would_refuse(conf):
+    args = {'path': str(conf), 'settings': {'max_files': 'plenty'}, 'lens': 'Libvirtd_qemu.lns', '_ansible_check_mode': True}
+    result, failed, _runner = run_module(args, augtool_answer=(0, AUGEAS_ERROR % 1, ''))
+    assert failed and 'libvirt would refuse the new content' in result['msg']
+    assert conf.read_text() == DEBIAN
+
+
+def test_check_mode_without_augtool_skips_the_lens(conf):
+    args = {'path': str(conf), 'settings': SETTINGS, 'lens': 'Libvirtd_qemu.lns', '_ansible_check_mode': True}
+    result, failed, runner = run_module(args, augtool=None)
+    assert (failed, result['changed']) == (False, True)
+    runner.assert_not_called()
 
 
 def test_check_mode_on_a_missing_file_does_not_create_it(tmp_path):
@@ -233,3 +249,21 @@ def test_files_refused_by_a_lens_leave_every_file_as_it_was(tmp_path):
 def test_files_entry_without_settings_is_refused(tmp_path):
     result, failed, _runner = run_module({"files": [{"path": str(tmp_path / "qemu.conf")}]})
     assert failed and result['msg'].startswith('files[0]: needs path and settings')
+
+
+def test_a_key_the_caller_no_longer_sets_goes_back_to_the_default(tmp_path):
+    path = tmp_path / 'qemu.conf'
+    path.write_text(DEBIAN)
+    entry = {'path': str(path), 'settings': {'max_files': 4096, 'user': 'libvirt-qemu'}, 'record': 'kvm_host'}
+    result, failed, _runner = run_module({'files': [entry]})
+    assert (failed, result['changed']) == (False, True)
+    assert '# Keys set by kvm_host: max_files user\n' in path.read_text()
+    result, failed, _runner = run_module({'files': [dict(entry, settings={'user': 'libvirt-qemu'})], '_ansible_diff': True})
+    assert (failed, result['changed'], result['changed_keys']) == (False, True, ['max_files'])
+    assert 'max_files = 4096' in result['diff'][0]['before'] and 'max_files = 4096' not in result['diff'][0]['after']
+    assert path.read_text() == DEBIAN + MARKER + '\n# Keys set by kvm_host: user\nuser = "libvirt-qemu"\n'
+
+
+def test_a_record_name_that_is_not_a_plain_word_is_refused(conf):
+    result, failed, _runner = run_module({'path': str(conf), 'settings': {}, 'record': 'x: y\n'})
+    assert failed and 'record=' in result['msg']

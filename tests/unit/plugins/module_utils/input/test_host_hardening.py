@@ -89,6 +89,19 @@ def test_conf_keys_must_be_libvirt_keys(var, key):
                       "digits and '_' (such as max_files). Fix or remove them." % (var, key)]
 
 
+@pytest.mark.parametrize('value, why', [
+    ('a"b\'c', 'a string holding both quote characters'),
+    ('line\nbreak', 'a line break cannot be written'),
+    ({'nested': 1}, 'value must be a bool, int, string or list, got a mapping'),
+    ([['a']], 'list items must be strings or integers'),
+    (1.5, 'value must be a bool, int, string or list, got a float'),
+])
+def test_conf_values_must_be_writable_in_libvirt_syntax(value, why):
+    errors = kvm_host_errors(host_params(qemu_conf={'max_files': 4096, 'vnc_password': value, 'gone': None}))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_qemu_conf[vnc_password] = %r cannot be written' % value)
+    assert why in errors[0]
+
+
 @pytest.mark.parametrize('var, mode', [('kvm_host_socket_rw_mode', '0777'), ('kvm_host_socket_rw_mode', '0771'),
                                        ('kvm_host_socket_admin_mode', '0702')])
 def test_managing_sockets_are_closed_to_others(var, mode):
