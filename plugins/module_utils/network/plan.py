@@ -366,8 +366,15 @@ def checked_links(settings, stale):
     return out
 
 
+def host_addresses(link):
+    """The addresses of a link that something may use: all but IPv6 link-local ones."""
+    return [cidr for cidr in (link.get('ipv4') or []) + (link.get('ipv6') or [])
+            if not cidr.lower().startswith('fe80:')]
+
+
 def check_host_uplinks(settings, facts):
-    """Every uplink exists on the host and belongs to no other bridge or bond."""
+    """Every uplink exists on the host, belongs to no other bridge or bond, and, when the bridge
+    takes it over untagged, carries no addresses (unless a change of such links is allowed)."""
     links = facts.get('links') or {}
     prefix = settings.prefix
     own_files = [name for name in (facts.get('networkd_files') or {})
@@ -388,6 +395,11 @@ def check_host_uplinks(settings, facts):
         elif link.get('master', '') not in ['', bridge.get('name')] + own_bridges:
             problem = ('is already a port of %s, which this role does not manage: take it out of there first'
                        % link.get('master'))
+        elif host_addresses(link) and not _has(bridge, 'vlan') and not settings.management_change_allowed:
+            # A port of a bridge carries no addresses of its own: a storage or service link would go dark.
+            problem = ('carries addresses (%s) that it would lose as a port of the bridge; choose an uplink'
+                       ' without addresses, or move them to the bridge and set'
+                       ' kvm_network_management_change_allowed: true' % ', '.join(host_addresses(link)))
         else:
             continue
         errors.append('kvm_network_bridges entry %s: its uplink %s %s.'

@@ -228,6 +228,23 @@ def test_uplink_must_exist_and_be_free(uplink, problem):
         'kvm_network_bridges entry br-a: its uplink %s %s.' % (uplink, problem)]
 
 
+def test_an_uplink_with_addresses_is_taken_over_only_when_allowed():
+    addressed = dict(LINKS, eth1=dict(link(), ipv4=['198.51.100.2/24'], ipv6=['fe80::1/64', '2001:db8::2/64']))
+    bare = dict(LINKS, eth1=dict(link(), ipv6=['fe80::1/64']))
+
+    def errors(bridge, links, **overrides):
+        return plan(settings(bridges=[bridge], **overrides), facts(links=links))['host_errors']
+
+    assert errors({'name': 'br-a', 'uplink': 'eth1'}, addressed) == [
+        'kvm_network_bridges entry br-a: its uplink eth1 carries addresses (198.51.100.2/24, 2001:db8::2/64) that'
+        ' it would lose as a port of the bridge; choose an uplink without addresses, or move them to the bridge'
+        ' and set kvm_network_management_change_allowed: true.']
+    assert errors({'name': 'br-a', 'uplink': 'eth1'}, addressed, management_change_allowed=True) == []
+    # A VLAN on it leaves its addresses where they are; a link-local address is no one's.
+    assert errors({'name': 'br-a', 'uplink': 'eth1', 'vlan': 7}, addressed) == []
+    assert errors({'name': 'br-a', 'uplink': 'eth1'}, bare) == []
+
+
 def test_uplink_may_move_from_a_bridge_of_the_role():
     files = ['05-kvmcloud-bridge-br-old.netdev', '05-kvmcloud-bridge-br-old.network', '05-kvmcloud-port-eth3.network']
     assert host_errors([{'name': 'br-a', 'uplink': 'eth3'}], files) == []
