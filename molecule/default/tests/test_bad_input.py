@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from playbook import failures, play_section, playbook_command, recap
+from playbook import PROJECT, failures, play_section, playbook_command, recap
 
 CASES = {
     "unknown daemon layout": (
@@ -163,16 +163,133 @@ CASES = {
         ["kvm_guests_list entry g1:", "memory_mib 256-4194304 (got 0)"]),
     "guests under emulation without the opt-in": (
         {"kvm_guests_allow_emulation": False}, ["kvm_guests_allow_emulation", "cannot run KVM guests"]),
+    # Values libvirt's config syntax cannot hold: refused before the first package.
+    "qemu.conf value holding both quote characters": (
+        {"kvm_host_qemu_conf": {"vnc_password": "a\"b'c"}},
+        ["kvm_host_qemu_conf[vnc_password]", "cannot be written as a libvirt value", "both quote characters"]),
+    "qemu.conf value that is a mapping": (
+        {"kvm_host_qemu_conf": {"max_files": {"soft": 1024}}},
+        ["kvm_host_qemu_conf[max_files]", "got a mapping"]),
+    # Values of the wrong type: libvirt's lens reads them in the preflight, without writing.
+    "qemu.conf value of the wrong type": (
+        {"kvm_host_qemu_conf": {"max_files": "plenty"}},
+        ["kvm_host_qemu_conf: /etc/libvirt/qemu.conf: not changed, libvirt would refuse", 'max_files = "plenty"']),
+    "daemon value of the wrong type": (
+        {"kvm_host_daemon_conf": {"max_clients": "lots"}},
+        ["kvm_host_daemon_conf: /etc/libvirt/libvirtd.conf: not changed, libvirt would refuse", 'max_clients = "lots"']),
+    "daemon value with a line break": (
+        {"kvm_host_daemon_conf": {"log_filters": "1:qemu\n2:util"}},
+        ["kvm_host_daemon_conf[log_filters]", "a line break cannot be written"]),
+    "daemon key another variable owns: the socket group": (
+        {"kvm_host_daemon_conf": {"unix_sock_group": "users"}}, ["kvm_host_daemon_conf sets unix_sock_group"]),
+    "admin socket open to others": (
+        {"kvm_host_socket_admin_mode": "0702"}, ["kvm_host_socket_admin_mode=0702 lets every local user manage"]),
+    "QEMU group that is root": (
+        {"kvm_host_qemu_conf": {"group": "root"}}, ["kvm_host_qemu_conf weakens", "must not run as root"]),
+    "VNC listening on every address": (
+        {"kvm_host_qemu_conf": {"vnc_listen": "0.0.0.0"}}, ["kvm_host_qemu_conf weakens", "consoles on loopback"]),
+    "disk ownership left as it is": (
+        {"kvm_host_qemu_conf": {"dynamic_ownership": 0}}, ["kvm_host_qemu_conf weakens", "dynamic_ownership"]),
+    "QEMU logging straight to files": (
+        {"kvm_host_qemu_conf": {"stdio_handler": "file"}}, ["kvm_host_qemu_conf weakens", "virtlogd"]),
+    "pool name with a slash": (
+        {"kvm_host_storage_pools": [{"name": "a/b", "path": "/srv/kvmcloud-ab"}]},
+        ["kvm_host_storage_pools[0] entry 'a/b': the name may hold only"]),
+    "pool inside a system tree": (
+        {"kvm_host_storage_pools": [{"name": "usr", "path": "/usr/local/images"}]},
+        ["kvm_host_storage_pools[0] entry 'usr'", "must not be a top-level directory or inside /bin"]),
+    "image directory with a glob": (
+        {"kvm_hardening_image_dirs": ["/srv/images*"]}, ["kvm_hardening_image_dirs[0] entry '/srv/images*'"]),
+    "bridge MTU above what Linux allows": (
+        {"kvm_network_bridges": [{"name": "br-m", "mtu": 70000}]}, ["kvm_network_bridges entry br-m", "mtu (70000) must be 68-65535"]),
+    "gateway outside the bridge's subnet": (
+        {"kvm_network_bridges": [{"name": "br-g", "address": "10.30.0.2/24", "gateway": "10.31.0.1"}]},
+        ["kvm_network_bridges entry br-g: gateway 10.31.0.1 is not an address in 10.30.0.0/24"]),
+    "libvirt network with a /31": (
+        {"kvm_network_libvirt_networks": [{"name": "tiny", "bridge": "virbr-tiny", "mode": "isolated", "address": "10.40.0.1/31"}]},
+        ["kvm_network_libvirt_networks entry tiny", "prefix length of at most 30"]),
+    "uplink that carries a storage address": (
+        {"kvm_network_bridges": [{"name": "br-st", "uplink": "kvmstore0"}]},
+        ["kvm_network_bridges entry br-st: its uplink kvmstore0 carries addresses (203.0.113.2/24)"]),
+    "guard opening on a bridge that is not declared": (
+        {"kvm_network_host_guard_allow": [{"bridge": "br-nosuch", "proto": "tcp", "port": 22}]},
+        ["kvm_network_host_guard_allow entry br-nosuch tcp/22", "the bridge must be one of"]),
+    "guest with more vCPUs than libvirt allows here": (
+        {"kvm_guests_list": [{"name": "g1", "vcpus": 256, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["kvm_guests_list entry g1:", "vcpus 1-255 (got 256)"]),
+    "guest with 0 vCPUs": (
+        {"kvm_guests_list": [{"name": "g1", "vcpus": 0, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["kvm_guests_list entry g1:", "vcpus 1-255 (got 0)"]),
+    "guest without a disk to boot from": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2}]}]},
+        ["kvm_guests_list entry g1:", "the first an overlay of a base image"]),
+    "guest state that does not exist": (
+        {"kvm_guests_list": [{"name": "g1", "state": "paused", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["kvm_guests_list", "value of state must be one of: running, shutoff, undefined, got: paused"]),
+    "disk size 0": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}, {"size_gib": 0}]}]},
+        ["kvm_guests_list entry g1 disk", "size_gib must be a whole number 1-65536 (got 0)"]),
+    "disk size that carries a shell command": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": "2; reboot", "base_image": "debian-13"}]}]},
+        ["kvm_guests_list -> disks", "'2; reboot'\" cannot be converted to an int"]),
+    "raw overlay of a base image": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13", "format": "raw"}]}]},
+        ["kvm_guests_list entry g1 disk", "must be qcow2"]),
+    "disk on a base image that is not declared": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "nosuch"}]}]},
+        ["kvm_guests_list entry g1 disk", "name one of kvm_guests_base_images (debian-13)"]),
+    "multicast MAC address": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
+                              "nics": [{"network": "br-guest", "mac": "01:00:5e:00:00:01"}]}]},
+        ["kvm_guests_list entry g1 NIC on 'br-guest'", "mac (01:00:5e:00:00:01) a unicast address"]),
+    "one MAC address on two guests": (
+        {"kvm_guests_list": [{"name": name, "disks": [{"size_gib": 2, "base_image": "debian-13"}],
+                              "nics": [{"network": "br-guest", "mac": "52:54:00:aa:bb:cc"}]} for name in ("g1", "g2")]},
+        ["kvm_guests_list gives these MAC addresses more than once: 52:54:00:aa:bb:cc"]),
+    "cloud-init user data that is a shell line": (
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
+                              "cloud_init": {"user_data": "rm -rf /"}}]},
+        ["kvm_guests_list entry g1: cloud_init takes user_data"]),
+    "guest name longer than a hostname": (
+        {"kvm_guests_list": [{"name": "g" * 64, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        ["kvm_guests_list: guest names must be unique and 1-63"]),
+    "default profile that does not exist": (
+        {"kvm_guests_default_profile": "turbo"}, ["kvm_guests_default_profile (turbo) must be one of"]),
+    "base image from a local file URL": (
+        {"kvm_guests_base_images": [{"name": "debian-13", "url": "file:///etc/shadow", "checksum": "sha256:" + "0" * 64}]},
+        ["kvm_guests_base_images entry debian-13", "url (http, https or ftp)"]),
+    "profile key that does not exist": (
+        {"kvm_guests_profiles": {"general": {"turbo": True}}}, ["kvm_guests_profiles entry general:", "unknown: turbo"]),
+    "native I/O over the host page cache": (
+        {"kvm_guests_profiles": {"general": {"disk_io": "native", "disk_cache": "writethrough"}}},
+        ["kvm_guests_profiles entry general:", "io native needs cache none or directsync"]),
+    "guest definitions inside the guest storage": (
+        {"kvm_guests_definition_dir": "/var/lib/libvirt/images/guests/definitions"},
+        ["kvm_guests_definition_dir (/var/lib/libvirt/images/guests/definitions) lies inside kvm_guests_storage_dir"]),
 }
+
+# Values the roles used to refuse only after the packages were in, or not at all: on a host
+# that has never run the playbook they must stop it before the first package.
+FRESH_CASES = ["qemu.conf key with a newline", "qemu.conf value holding both quote characters",
+               "profile value that injects XML", "socket group that does not exist",
+               "guest name with a trailing newline", "pool path with a newline",
+               "libvirt administrator without an account", "uplink that carries a storage address"]
+FRESH_HOST = "kvmcloud-bad-input-fresh"
 
 SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc/sysctl.d etc/udev etc/pki etc/modules-load.d"
             " etc/kvmcloud \\( -type f -o -type l \\) -print0"
             " 2>/dev/null | sort -z | xargs -0 ls -l --time-style=+ ; cat /proc/sys/net/ipv4/ip_forward;"
             " cd / && find etc/libvirt etc/systemd/system -type f -print0 | sort -z | xargs -0 sha256sum;"
             " virsh -c qemu:///system pool-list --all --name; virsh -c qemu:///system net-list --all --name;"
-            " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro; ip -br link")
+            " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro; ip -br link;"
+            # Top directories a pool or guest path could re-permission, and the image directories.
+            " stat -c '%n %a %U %G' / /etc /srv /var /var/lib /var/lib/libvirt;"
+            " find /var/lib/libvirt/images /srv -maxdepth 3 -printf '%p %m %u %g\\n' 2>/dev/null | sort;"
+            # Accounts, groups and packages: none created or installed as a side effect.
+            " getent passwd; getent group; dpkg-query -W -f '${Package} ${Version} ${Status}\\n'")
 
 MAIN_PLAY = "KVM hosts are hardened hypervisors"
+STORAGE_LINK = "kvmstore0"
 # The preflight's last task, which stops every host when one failed: an alias that gets that
 # far passed every check of its own.
 GUARD = "Every host passed the preflight, or no host is changed"
@@ -201,19 +318,28 @@ def message(report):
 @pytest.fixture(scope="module")
 def bad_input_run(host, tmp_path_factory):
     """Runs the playbook once for every case, limited to the cases' aliases, between two
-    snapshots of the host. The aliases' variables: the test host's own, from Molecule's
-    inventory (its host and group variables, connection included), with the case's on top, as
-    host variables, which outrank the group variables."""
+    snapshots of the host."""
+    add_storage_link(lambda script: host.run_expect([0], script))
+    try:
+        before = host.run_expect([0], SNAPSHOT).stdout
+        result = run_cases(host, sorted(CASES), tmp_path_factory.mktemp("bad-input"))
+        after = host.run_expect([0], SNAPSHOT).stdout
+    finally:
+        host.run_expect([0], "ip link delete %s" % STORAGE_LINK)
+    return {"returncode": result.returncode, "output": result.stdout, "before": before, "after": after}
+
+
+def run_cases(host, names, inventory_dir, **overrides):
+    """One playbook run for the cases NAMES, each a host alias with the test host's variables,
+    the case's and OVERRIDES on top, as host variables, which outrank the group variables."""
     hostname = host.backend.get_hostname()
     env = playbook_command(limit=hostname)[1]
     own = json.loads(subprocess.run(["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", hostname],
                                     capture_output=True, text=True, env=env, check=True).stdout)
-    aliases = {alias(case): dict(own, **CASES[case][0]) for case in CASES}
-    assert len(aliases) == len(CASES)
-    cases = tmp_path_factory.mktemp("bad-input") / "cases.yml"
+    aliases = {alias(case): dict(own, **CASES[case][0], **overrides) for case in names}
+    assert len(aliases) == len(names)
+    cases = inventory_dir / "cases.yml"
     cases.write_text(json.dumps({"kvm_hosts": {"hosts": aliases}}, indent=1))
-
-    before = host.run_expect([0], SNAPSHOT).stdout
     argv, env = playbook_command("--forks", str(FORKS), limit=",".join(sorted(aliases)), inventories=[str(cases)])
     # JSON results keep each report on one line, whatever the configured callback format.
     env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
@@ -222,7 +348,34 @@ def bad_input_run(host, tmp_path_factory):
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             check=False, timeout=1500)
     print("one run for %d cases: %.0f s" % (len(aliases), time.monotonic() - started))
-    after = host.run_expect([0], SNAPSHOT).stdout
+    return result
+
+
+def in_fresh_host(script):
+    return subprocess.run(["docker", "exec", FRESH_HOST, "sh", "-c", script], capture_output=True, text=True,
+                          check=True, timeout=120).stdout
+
+
+def add_storage_link(run):
+    """A link with a host address, as a storage network's NIC would have (TEST-NET-3, no traffic)."""
+    run("ip link add %s type veth peer name %sp && ip address add 203.0.113.2/24 dev %s" % ((STORAGE_LINK,) * 3))
+
+
+@pytest.fixture(scope="module")
+def fresh_bad_input_run(host, tmp_path_factory):
+    """The FRESH_CASES against a host started from the same image as the test hosts, which no
+    playbook has touched: the cases' aliases point at it."""
+    image = json.loads(subprocess.run(["docker", "inspect", host.backend.get_hostname()], capture_output=True,
+                                      text=True, check=True).stdout)[0]["Config"]["Image"]
+    starter = os.path.join(PROJECT, "tests", "testbed", "container.sh")
+    subprocess.run([starter, "start", FRESH_HOST, image], check=True, timeout=300)
+    try:
+        add_storage_link(in_fresh_host)
+        before = in_fresh_host(SNAPSHOT)
+        result = run_cases(host, FRESH_CASES, tmp_path_factory.mktemp("fresh-bad-input"), ansible_host=FRESH_HOST)
+        after = in_fresh_host(SNAPSHOT)
+    finally:
+        subprocess.run([starter, "remove", FRESH_HOST], check=False, timeout=120)
     return {"returncode": result.returncode, "output": result.stdout, "before": before, "after": after}
 
 
@@ -255,3 +408,26 @@ def test_bad_input_fails_before_any_change(bad_input_run, case):
     for fragment in expected:
         assert fragment in text, "%r not in the failure of %s:\n%s" % (fragment, name, shown)
     assert bad_input_run["after"] == bad_input_run["before"]
+
+
+@pytest.mark.only_hosts("kvmhost-trixie")
+def test_on_a_fresh_host_bad_input_stops_the_run_before_the_first_package(fresh_bad_input_run):
+    output = fresh_bad_input_run["output"]
+    assert fresh_bad_input_run["returncode"] != 0, output[-3000:]
+    reached = sorted(set(re.findall(r"bad-input-[a-z0-9-]+", play_section(output, MAIN_PLAY))))
+    assert not reached, "these aliases reached the play %r" % MAIN_PLAY
+    # Packages, accounts, groups and files as the image left them: not even libvirt came in.
+    assert fresh_bad_input_run["after"] == fresh_bad_input_run["before"]
+    assert not re.search(r"^libvirt-daemon-system ", fresh_bad_input_run["after"], re.M)
+
+
+@pytest.mark.only_hosts("kvmhost-trixie")
+@pytest.mark.parametrize("case", FRESH_CASES)
+def test_on_a_fresh_host_each_bad_value_is_named(fresh_bad_input_run, case):
+    name, output = alias(case), fresh_bad_input_run["output"]
+    assert recap(output, name)["changed"] == 0
+    reports = failures(output, name)
+    assert reports and GUARD not in [report[0] for report in reports], output[-3000:]
+    text = "\n".join(message(report[1]) for report in reports)
+    for fragment in CASES[case][1]:
+        assert fragment in text, "%r not in the failure of %s:\n%s" % (fragment, name, text)
