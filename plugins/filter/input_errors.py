@@ -24,7 +24,7 @@ options:
     description: The role whose rules apply.
     type: str
     required: true
-    choices: [kvm_host, kvm_hardening]
+    choices: [kvm_host, kvm_hardening, kvm_host_accounts]
 """
 
 EXAMPLES = r"""
@@ -46,9 +46,9 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
-    kvm_hardening_errors, kvm_host_errors)
+    account_errors, kvm_hardening_errors, kvm_host_errors)
 
-CHECKS = {"kvm_host": kvm_host_errors, "kvm_hardening": kvm_hardening_errors}
+CHECKS = {"kvm_host": kvm_host_errors, "kvm_hardening": kvm_hardening_errors, "kvm_host_accounts": account_errors}
 
 
 def input_errors(params, role):

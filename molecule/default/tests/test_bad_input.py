@@ -19,6 +19,12 @@ import pytest
 
 from playbook import PROJECT, failures, play_section, playbook_command, recap
 
+# A password hash and a key in the cloud-init data of guests whose entries are refused: no
+# report may show them.
+SECRET = "$6$kvmcloudtest$SECRETHASHNOTFORLOGS"
+SECRET_KEY = "ssh-ed25519 AAAASECRETKEYNOTFORLOGS test@kvmcloud"
+SECRET_CLOUD_INIT = {"user_data": {"users": [{"name": "ops", "passwd": SECRET, "ssh_authorized_keys": [SECRET_KEY]}]}}
+
 CASES = {
     "unknown daemon layout": (
         {"kvm_host_daemon_layout": "hybrid"}, ["kvm_host_daemon_layout", "hybrid"]),
@@ -99,7 +105,7 @@ CASES = {
         ["kvm_guests_list entry g1:", "memory_mib 256-4194304 (got -512)"]),
     "guest NIC without the filter on a restricted network": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
-                              "nics": [{"network": "br-guest", "nwfilter": ""}]}]},
+                              "nics": [{"network": "br-guest", "nwfilter": ""}], "cloud_init": SECRET_CLOUD_INIT}]},
         ["kvm_guests_list entry g1 NIC on 'br-guest'", "but not \"\" on a restricted network"]),
     # Python's $ matches before a trailing newline: values that would have carried a newline
     # into a path, an AppArmor rule, a config key, a networkd file or a hostname.
@@ -148,6 +154,12 @@ CASES = {
     "libvirt administrator without an account": (
         {"kvm_host_libvirt_admin_users": ["vmadmin", "nosuchadmin"]},
         ["kvm_host_libvirt_admin_users names accounts that do not exist", "nosuchadmin"]),
+    "QEMU account that does not exist": (
+        {"kvm_host_qemu_conf": {"user": "nosuchqemu"}}, ["kvm_host_qemu_conf[user]=nosuchqemu: no such account"]),
+    "QEMU account that is root under another name": (
+        {"kvm_host_qemu_conf": {"user": "kvmcloudtoor"}}, ["kvm_host_qemu_conf[user]=kvmcloudtoor has uid 0"]),
+    "QEMU group that does not exist": (
+        {"kvm_host_qemu_conf": {"group": "nosuchkvm"}}, ["kvm_host_qemu_conf[group]=nosuchkvm: no such group"]),
     "management socket open to every user": (
         {"kvm_host_socket_rw_mode": "0777"}, ["kvm_host_socket_rw_mode=0777 lets every local user manage libvirt"]),
     "socket authentication switched off": (
@@ -159,7 +171,8 @@ CASES = {
     "QEMU without cgroup controllers": (
         {"kvm_host_qemu_conf": {"cgroup_controllers": []}}, ["kvm_host_qemu_conf weakens", "cgroup controllers"]),
     "guest memory 0": (
-        {"kvm_guests_list": [{"name": "g1", "memory_mib": 0, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
+        {"kvm_guests_list": [{"name": "g1", "memory_mib": 0, "disks": [{"size_gib": 2, "base_image": "debian-13"}],
+                              "cloud_init": SECRET_CLOUD_INIT}]},
         ["kvm_guests_list entry g1:", "memory_mib 256-4194304 (got 0)"]),
     "guests under emulation without the opt-in": (
         {"kvm_guests_allow_emulation": False}, ["kvm_guests_allow_emulation", "cannot run KVM guests"]),
@@ -230,7 +243,8 @@ CASES = {
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}, {"size_gib": 0}]}]},
         ["kvm_guests_list entry g1 disk", "size_gib must be a whole number 1-65536 (got 0)"]),
     "disk size that carries a shell command": (
-        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": "2; reboot", "base_image": "debian-13"}]}]},
+        {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": "2; reboot", "base_image": "debian-13"}],
+                              "cloud_init": SECRET_CLOUD_INIT}]},
         ["kvm_guests_list -> disks", "'2; reboot'\" cannot be converted to an int"]),
     "raw overlay of a base image": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13", "format": "raw"}]}]},
@@ -240,7 +254,7 @@ CASES = {
         ["kvm_guests_list entry g1 disk", "name one of kvm_guests_base_images (debian-13)"]),
     "multicast MAC address": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
-                              "nics": [{"network": "br-guest", "mac": "01:00:5e:00:00:01"}]}]},
+                              "nics": [{"network": "br-guest", "mac": "01:00:5e:00:00:01"}], "cloud_init": SECRET_CLOUD_INIT}]},
         ["kvm_guests_list entry g1 NIC on 'br-guest'", "mac (01:00:5e:00:00:01) a unicast address"]),
     "one MAC address on two guests": (
         {"kvm_guests_list": [{"name": name, "disks": [{"size_gib": 2, "base_image": "debian-13"}],
@@ -290,6 +304,7 @@ SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc
 
 MAIN_PLAY = "KVM hosts are hardened hypervisors"
 STORAGE_LINK = "kvmstore0"
+ROOT_ALIAS = "kvmcloudtoor"
 # The preflight's last task, which stops every host when one failed: an alias that gets that
 # far passed every check of its own.
 GUARD = "Every host passed the preflight, or no host is changed"
@@ -319,13 +334,13 @@ def message(report):
 def bad_input_run(host, tmp_path_factory):
     """Runs the playbook once for every case, limited to the cases' aliases, between two
     snapshots of the host."""
-    add_storage_link(lambda script: host.run_expect([0], script))
+    add_stand_ins(lambda script: host.run_expect([0], script))
     try:
         before = host.run_expect([0], SNAPSHOT).stdout
         result = run_cases(host, sorted(CASES), tmp_path_factory.mktemp("bad-input"))
         after = host.run_expect([0], SNAPSHOT).stdout
     finally:
-        host.run_expect([0], "ip link delete %s" % STORAGE_LINK)
+        remove_stand_ins(lambda script: host.run_expect([0], script))
     return {"returncode": result.returncode, "output": result.stdout, "before": before, "after": after}
 
 
@@ -356,9 +371,15 @@ def in_fresh_host(script):
                           check=True, timeout=120).stdout
 
 
-def add_storage_link(run):
-    """A link with a host address, as a storage network's NIC would have (TEST-NET-3, no traffic)."""
+def add_stand_ins(run):
+    """A link with a host address, as a storage network's NIC would have (TEST-NET-3, no
+    traffic), and root under another name, as some sites keep (uid 0, no login)."""
     run("ip link add %s type veth peer name %sp && ip address add 203.0.113.2/24 dev %s" % ((STORAGE_LINK,) * 3))
+    run("useradd --non-unique --uid 0 --gid 0 --no-create-home --shell /usr/sbin/nologin %s" % ROOT_ALIAS)
+
+
+def remove_stand_ins(run):
+    run("ip link delete %s; userdel %s" % (STORAGE_LINK, ROOT_ALIAS))
 
 
 @pytest.fixture(scope="module")
@@ -370,7 +391,7 @@ def fresh_bad_input_run(host, tmp_path_factory):
     starter = os.path.join(PROJECT, "tests", "testbed", "container.sh")
     subprocess.run([starter, "start", FRESH_HOST, image], check=True, timeout=300)
     try:
-        add_storage_link(in_fresh_host)
+        add_stand_ins(in_fresh_host)
         before = in_fresh_host(SNAPSHOT)
         result = run_cases(host, FRESH_CASES, tmp_path_factory.mktemp("fresh-bad-input"), ansible_host=FRESH_HOST)
         after = in_fresh_host(SNAPSHOT)
@@ -389,6 +410,14 @@ def test_bad_input_run_fails_and_changes_no_host(bad_input_run):
     reached = sorted(set(re.findall(r"bad-input-[a-z0-9-]+", main_play)))
     assert not reached, "these aliases reached the play %r:\n%s" % (MAIN_PLAY, main_play[-3000:])
     assert bad_input_run["after"] == bad_input_run["before"]
+
+
+@pytest.mark.only_hosts("kvmhost-trixie")
+def test_refused_guests_show_no_secret(bad_input_run):
+    output = bad_input_run["output"]
+    assert "bad-input-guest-nic-without-the-filter-on-a-restricted-network" in output
+    for secret in (SECRET, "SECRETHASHNOTFORLOGS", "SECRETKEYNOTFORLOGS"):
+        assert secret not in output, output[output.find(secret) - 2000:output.find(secret) + 200]
 
 
 @pytest.mark.only_hosts("kvmhost-trixie")

@@ -146,6 +146,60 @@ def kvm_host_errors(params):
     return errors
 
 
+def names_in(lines):
+    """{name: id} of getent passwd or getent group lines."""
+    entries = {}
+    for line in lines or []:
+        fields = line.split(':')
+        if len(fields) > 2:
+            entries[fields[0]] = fields[2]
+    return entries
+
+
+def account_lookups(params):
+    """What the preflight asks getent: (accounts, groups) named by the input that the packages
+    do not bring. params: admin_users, socket_group, qemu_user, qemu_group, package_user,
+    package_group."""
+    accounts = list(params['admin_users'])
+    groups = [] if params['socket_group'] == 'libvirt' else [params['socket_group']]
+    if str(params['qemu_user']) != params['package_user'] and not is_root(params['qemu_user']):
+        accounts.append(str(params['qemu_user']))
+    if str(params['qemu_group']) != params['package_group'] and not is_root(params['qemu_group']):
+        groups.append(str(params['qemu_group']))
+    return accounts, groups
+
+
+def account_errors(params):
+    """Accounts and groups the input names must exist (the roles never create one), and a QEMU
+    account or group that is root under another name (uid or gid 0) is still root. params: as
+    account_lookups, plus hostname and the getent lines passwd and group."""
+    accounts, groups = account_lookups(params)
+    users, group_ids = names_in(params['passwd']), names_in(params['group'])
+    errors = []
+    missing = [name for name in params['admin_users'] if name not in users]
+    if missing:
+        errors.append('kvm_host_libvirt_admin_users names accounts that do not exist on %s: %s. The role adds '
+                      'existing accounts to the libvirt group and never creates one: create them first, or drop '
+                      'them from the list.' % (params['hostname'], ', '.join(missing)))
+    if params['socket_group'] in groups and params['socket_group'] not in group_ids:
+        errors.append('kvm_host_socket_group=%s: no such group on %s. The role does not create groups: create it '
+                      'first, or keep the default libvirt.' % (params['socket_group'], params['hostname']))
+    for key, name, known, package in (('user', params['qemu_user'], users, params['package_user']),
+                                      ('group', params['qemu_group'], group_ids, params['package_group'])):
+        if str(name) not in (accounts if key == 'user' else groups):
+            continue
+        if str(name) not in known:
+            errors.append('kvm_host_qemu_conf[%s]=%s: no such %s on %s, so QEMU could not start. Create it first, '
+                          'or keep the packages\' %s.' % (key, name, 'account' if key == 'user' else 'group',
+                                                          params['hostname'], package))
+        elif known[str(name)] == '0':
+            errors.append('kvm_host_qemu_conf[%s]=%s has %s 0 on %s: it is root under another name, and QEMU must '
+                          'not run as root (Q4). Use an unprivileged %s such as %s.'
+                          % (key, name, 'uid' if key == 'user' else 'gid', params['hostname'],
+                             'account' if key == 'user' else 'group', package))
+    return errors
+
+
 def kvm_hardening_errors(params):
     """params: mac, mac_name, mac_default, mac_enabled, mac_packages {mac: [packages]},
     distribution, host_qemu_conf, ksm_disabled, host_ksm_enabled, ip_forward,

@@ -9,7 +9,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
-    kvm_hardening_errors, kvm_host_errors)
+    account_errors, account_lookups, kvm_hardening_errors, kvm_host_errors)
 
 
 def host_params(**changes):
@@ -210,3 +210,45 @@ def test_image_dirs_absolute(directory):
     assert kvm_hardening_errors(hardening_params(image_dirs=['/srv/fine.images', directory])) == [
         "kvm_hardening_image_dirs[1] entry %r must be an absolute path without '..', holding only letters, "
         "digits and '/._@-' (it is written into AppArmor rules and SELinux file-context patterns)." % (directory,)]
+
+
+def account_params(**overrides):
+    params = {'hostname': 'kvm1', 'admin_users': [], 'socket_group': 'libvirt', 'qemu_user': 'libvirt-qemu',
+              'qemu_group': 'kvm', 'package_user': 'libvirt-qemu', 'package_group': 'kvm',
+              'passwd': ['ops:x:1000:1000::/home/ops:/bin/bash', 'toor:x:0:0::/root:/bin/sh',
+                         'qemu2:x:990:990::/:/usr/sbin/nologin'],
+              'group': ['ops:x:1000:', 'wheel0:x:0:', 'qemu2:x:990:']}
+    params.update(overrides)
+    return params
+
+
+def test_the_packages_accounts_need_no_lookup():
+    assert account_errors(account_params(passwd=[], group=[])) == []
+    assert account_lookups(account_params()) == ([], [])
+
+
+def test_named_accounts_and_groups_are_looked_up_except_root_ones():
+    params = account_params(admin_users=['ops'], socket_group='ops', qemu_user='qemu2', qemu_group='root')
+    assert account_lookups(params) == (['ops', 'qemu2'], ['ops'])
+    assert account_errors(params) == []
+
+
+def test_missing_accounts_and_groups_are_named():
+    errors = account_errors(account_params(admin_users=['ops', 'nobody1'], socket_group='nogroup1',
+                                           qemu_user='noqemu', qemu_group='noqemugroup'))
+    assert errors == [
+        'kvm_host_libvirt_admin_users names accounts that do not exist on kvm1: nobody1. The role adds existing'
+        ' accounts to the libvirt group and never creates one: create them first, or drop them from the list.',
+        'kvm_host_socket_group=nogroup1: no such group on kvm1. The role does not create groups: create it first,'
+        ' or keep the default libvirt.',
+        "kvm_host_qemu_conf[user]=noqemu: no such account on kvm1, so QEMU could not start. Create it first, or"
+        " keep the packages' libvirt-qemu.",
+        "kvm_host_qemu_conf[group]=noqemugroup: no such group on kvm1, so QEMU could not start. Create it first,"
+        " or keep the packages' kvm."]
+
+
+def test_root_under_another_name_is_root():
+    errors = account_errors(account_params(qemu_user='toor', qemu_group='wheel0'))
+    assert [error.split(':')[0] for error in errors] == [
+        'kvm_host_qemu_conf[user]=toor has uid 0 on kvm1', 'kvm_host_qemu_conf[group]=wheel0 has gid 0 on kvm1']
+    assert all('must not run as root (Q4)' in error for error in errors)
