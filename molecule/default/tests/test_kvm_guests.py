@@ -14,7 +14,7 @@ import time
 import pytest
 
 from guests import domain_identity, virsh
-from playbook import PROJECT, recap, run_playbook
+from playbook import PROJECT, changed_tasks, recap, run_playbook
 
 GUESTS = {"kvmhost-bookworm": "db1", "kvmhost-trixie": "web1"}
 # What tests/vm/build-guest-image.sh leaves on the controller (molecule.yml imports it).
@@ -181,9 +181,14 @@ def test_undefine_removes_the_uefi_variables_keeps_the_disks_unless_asked_and_on
     result = run_playbook("--tags", "kvm_guests", "-e", removed, limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:]
     assert not host.file("/var/lib/libvirt/images/guests/db1").exists
-    # The declared inventory brings it back, shut off, with the same identity.
+    # The declared inventory brings it back, shut off, with the same identity. Check mode
+    # first: it makes nothing, and names the tasks the real run then changes.
+    preview = run_playbook("--tags", "kvm_guests", "--check", limit=hostname)
+    assert preview.returncode == 0, preview.stdout[-3000:]
+    assert not host.file("/var/lib/libvirt/images/guests/db1").exists
     result = run_playbook("--tags", "kvm_guests", limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:]
+    assert changed_tasks(preview.stdout, hostname) == changed_tasks(result.stdout, hostname) != set()
     assert virsh(host, "domstate", "db1").strip() == "shut off"
     assert domain_identity(host, "db1")[:2] == (uuid, macs)
 
