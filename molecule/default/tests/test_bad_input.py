@@ -183,13 +183,20 @@ CASES = {
     "qemu.conf value that is a mapping": (
         {"kvm_host_qemu_conf": {"max_files": {"soft": 1024}}},
         ["kvm_host_qemu_conf[max_files]", "got a mapping"]),
-    # Values of the wrong type: libvirt's lens reads them in the preflight, without writing.
-    "qemu.conf value of the wrong type": (
+    # Keys libvirt does not know and values of the wrong kind: the preflight has the keys of
+    # libvirt's lenses, and on a host with libvirt it runs the lens itself, without writing.
+    "qemu.conf key libvirt does not know": (
+        {"kvm_host_qemu_conf": {"no_such_setting": 1}},
+        ["kvm_host_qemu_conf keys no_such_setting are not settings of libvirt's qemu.conf"]),
+    "qemu.conf value of the wrong kind": (
         {"kvm_host_qemu_conf": {"max_files": "plenty"}},
-        ["kvm_host_qemu_conf: /etc/libvirt/qemu.conf: not changed, libvirt would refuse", 'max_files = "plenty"']),
-    "daemon value of the wrong type": (
+        ["kvm_host_qemu_conf[max_files] = 'plenty': libvirt reads max_files as a whole number"]),
+    "daemon value of the wrong kind": (
         {"kvm_host_daemon_conf": {"max_clients": "lots"}},
-        ["kvm_host_daemon_conf: /etc/libvirt/libvirtd.conf: not changed, libvirt would refuse", 'max_clients = "lots"']),
+        ["kvm_host_daemon_conf[max_clients] = 'lots': libvirt reads max_clients as a whole number"]),
+    "qemu.conf value libvirt's lens refuses": (
+        {"kvm_host_qemu_conf": {"max_files": -1}},
+        ["kvm_host_qemu_conf: /etc/libvirt/qemu.conf: not changed, libvirt would refuse", "max_files = -1"]),
     "daemon value with a line break": (
         {"kvm_host_daemon_conf": {"log_filters": "1:qemu\n2:util"}},
         ["kvm_host_daemon_conf[log_filters]", "a line break cannot be written"]),
@@ -285,6 +292,7 @@ CASES = {
 # Values the roles used to refuse only after the packages were in, or not at all: on a host
 # that has never run the playbook they must stop it before the first package.
 FRESH_CASES = ["qemu.conf key with a newline", "qemu.conf value holding both quote characters",
+               "qemu.conf key libvirt does not know", "daemon value of the wrong kind",
                "profile value that injects XML", "socket group that does not exist",
                "guest name with a trailing newline", "pool path with a newline",
                "libvirt administrator without an account", "uplink that carries a storage address"]

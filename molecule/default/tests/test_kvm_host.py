@@ -121,19 +121,6 @@ def test_check_mode_on_a_converged_host_reports_no_change(hostname):
     assert counters["changed"] == 0 and counters["failed"] == 0, result.stdout[-3000:]
 
 
-def test_unknown_qemu_conf_setting_is_refused_before_it_lands(host, hostname):
-    before = host.file("/etc/libvirt/qemu.conf").sha256sum
-    daemon_pid = host.run("systemctl show --property=MainPID --value libvirtd.service").stdout
-    result = run_playbook("-e", '{"kvm_host_qemu_conf": {"no_such_setting": 1}}', limit=hostname)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "libvirt would refuse the new content" in output
-    assert "no_such_setting = 1" in output
-    assert host.file("/etc/libvirt/qemu.conf").sha256sum == before
-    # No restart happened: the daemon (if it was running) is the same process.
-    assert host.run("systemctl show --property=MainPID --value libvirtd.service").stdout == daemon_pid
-
-
 def test_preflight_stops_a_host_that_cannot_run_kvm_guests(hostname):
     # Our machines' /dev/kvm cannot run ordinary guests; without the emulation opt-in the
     # playbook must stop in its preflight play, saying why, before it changes anything.

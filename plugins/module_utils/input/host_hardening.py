@@ -18,6 +18,7 @@ import re
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import (
     normalize_value, render_value)
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input import libvirt_keys
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
     is_system_place, system_place_rule)
 
@@ -72,6 +73,49 @@ def is_safe_path(path):
     return isinstance(path, str) and SAFE_PATH.fullmatch(path) is not None and not has_dotdot(path)
 
 
+# How each kind of value in libvirt_keys reads, and an example of it.
+KINDS = {
+    'boolean': ('true or false (or 1 or 0)', 'true'),
+    'integer': ('a whole number', '4096'),
+    'limit': ('a whole number or "unlimited"', '4096'),
+    'string': ('a one-line string without a double quote', '"/var/lib/libvirt/qemu"'),
+    'list': ('a list of strings without double quotes', '["mount"]'),
+}
+
+
+def is_kind(value, kind):
+    """Whether value is of a kind libvirt's lens takes for a key (libvirt_keys). libvirt_conf
+    writes a boolean as 1 or 0 and a string in double quotes; the lens takes no other quote."""
+    def clean(item):
+        return isinstance(item, str) and '"' not in item and '\n' not in item
+
+    integer = isinstance(value, int) and not isinstance(value, bool)
+    return {
+        'boolean': isinstance(value, bool) or (integer and value in (0, 1)),
+        'integer': integer,
+        'limit': integer or value == 'unlimited',
+        'string': clean(value),
+        'list': isinstance(value, list) and all(clean(item) for item in value),
+    }[kind]
+
+
+def known_key_errors(var, conf, known, file_name):
+    """Keys libvirt's file does not know, and values of a kind its lens refuses. known: {key:
+    kinds} from libvirt_keys. The lens on the host has the last word; this table lets the
+    preflight refuse them before anything is installed."""
+    errors = []
+    unknown = sorted(key for key in conf if key not in known)
+    if unknown:
+        errors.append('%s keys %s are not settings of libvirt\'s %s (as the lenses of libvirt %s list them): check '
+                      'the spelling, or remove them.' % (var, ', '.join(unknown), file_name, libvirt_keys.RELEASES))
+    for key in sorted(key for key in conf if key in known and conf[key] is not None):
+        if not any(is_kind(conf[key], kind) for kind in known[key]):
+            wanted = ' or '.join(KINDS[kind][0] for kind in known[key])
+            errors.append('%s[%s] = %r: libvirt reads %s as %s, such as %s.'
+                          % (var, key, conf[key], key, wanted, KINDS[known[key][0]][1]))
+    return errors
+
+
 def conf_key_errors(var, conf):
     """Keys that are not libvirt config keys: a newline or '=' in a key would write a second setting."""
     if not isinstance(conf, dict):
@@ -96,8 +140,14 @@ def kvm_host_errors(params):
     """params: layout, layouts_available, distribution, socket_modes {var: value},
     hugepages_2m_count, storage_pools, pool_mode_default, qemu_conf, daemon_conf."""
     errors = []
-    errors.extend(conf_key_errors('kvm_host_qemu_conf', params['qemu_conf']))
-    errors.extend(conf_key_errors('kvm_host_daemon_conf', params['daemon_conf']))
+    errors.extend(conf_key_errors('kvm_host_qemu_conf', params['qemu_conf'])
+                  or known_key_errors('kvm_host_qemu_conf', params['qemu_conf'], libvirt_keys.QEMU_CONF, 'qemu.conf'))
+    daemon_errors = conf_key_errors('kvm_host_daemon_conf', params['daemon_conf'])
+    if not daemon_errors and params['layout'] == 'monolithic':
+        # The table has libvirtd.conf's keys; the modular daemons' files have their own.
+        daemon_errors = known_key_errors('kvm_host_daemon_conf', params['daemon_conf'], libvirt_keys.DAEMON_CONF,
+                                         'libvirtd.conf')
+    errors.extend(daemon_errors)
     if params['layout'] not in params['layouts_available']:
         errors.append('kvm_host_daemon_layout=%s is not available on %s: its libvirt packages ship only %s.'
                       % (params['layout'], params['distribution'], ', '.join(params['layouts_available'])))

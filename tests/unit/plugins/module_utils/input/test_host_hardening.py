@@ -252,3 +252,40 @@ def test_root_under_another_name_is_root():
     assert [error.split(':')[0] for error in errors] == [
         'kvm_host_qemu_conf[user]=toor has uid 0 on kvm1', 'kvm_host_qemu_conf[group]=wheel0 has gid 0 on kvm1']
     assert all('must not run as root (Q4)' in error for error in errors)
+
+
+def test_keys_libvirt_does_not_know_are_named():
+    errors = kvm_host_errors(host_params(qemu_conf={'max_files': 1, 'seccomp_sandbx': 1, 'zzz': 'a'},
+                                         daemon_conf={'max_clients': 5, 'max_clientz': 5}))
+    assert errors == [
+        "kvm_host_qemu_conf keys seccomp_sandbx, zzz are not settings of libvirt's qemu.conf (as the lenses of libvirt"
+        " 9.0.0 and 11.3.0 list them): check the spelling, or remove them.",
+        "kvm_host_daemon_conf keys max_clientz are not settings of libvirt's libvirtd.conf (as the lenses of libvirt"
+        " 9.0.0 and 11.3.0 list them): check the spelling, or remove them."]
+
+
+@pytest.mark.parametrize('conf, shown', [
+    ({'max_files': 'plenty'}, "[max_files] = 'plenty': libvirt reads max_files as a whole number, such as 4096."),
+    ({'max_files': '4096'}, "[max_files] = '4096': libvirt reads max_files as a whole number"),
+    ({'max_files': True}, "[max_files] = True: libvirt reads max_files as a whole number"),
+    ({'vnc_tls': 2}, '[vnc_tls] = 2: libvirt reads vnc_tls as true or false (or 1 or 0), such as true.'),
+    ({'vnc_tls': 'yes'}, "[vnc_tls] = 'yes': libvirt reads vnc_tls as true or false"),
+    ({'vnc_password': 12}, '[vnc_password] = 12: libvirt reads vnc_password as a one-line string without a double'),
+    ({'vnc_password': 'a"b'}, '[vnc_password] = \'a"b\': libvirt reads vnc_password as a one-line string'),
+    ({'cgroup_controllers': 'cpu'}, "[cgroup_controllers] = 'cpu': libvirt reads cgroup_controllers as a list"),
+    ({'max_core': 'lots'}, '[max_core] = \'lots\': libvirt reads max_core as a whole number or "unlimited"'),
+])
+def test_values_libvirt_would_read_as_another_kind_are_refused(conf, shown):
+    errors = kvm_host_errors(host_params(qemu_conf=conf))
+    assert len(errors) == 1 and errors[0].startswith('kvm_host_qemu_conf' + shown)
+
+
+@pytest.mark.parametrize('conf', [{'max_files': 0}, {'vnc_tls': True}, {'vnc_tls': 0}, {'max_core': 'unlimited'},
+                                  {'max_core': 1024}, {'cgroup_controllers': ['cpu', 'memory']}, {'vnc_password': None}])
+def test_values_of_the_right_kind_pass(conf):
+    assert kvm_host_errors(host_params(qemu_conf=conf)) == []
+
+
+def test_the_daemon_table_is_for_libvirtd_conf_only():
+    params = host_params(layout='modular', layouts_available=['modular'], daemon_conf={'virtqemud_only_key': 1})
+    assert kvm_host_errors(params) == []
