@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Prints plugins/module_utils/input/libvirt_keys.py: the keys of qemu.conf and libvirtd.conf
 with the kind of value each takes, as the augeas lenses libvirt ships list them.
 
