@@ -125,6 +125,11 @@ CASES = {
     "bridge named like a link the role did not make": (
         {"kvm_network_bridges": [{"name": "lo"}]},
         ["kvm_network_bridges[0] entry lo:", "already has a link of that name (kind loopback)"]),
+    "libvirt network named like one another tool defined": (
+        {"kvm_network_libvirt_networks": [
+            {"name": "kvmcloud-foreign", "bridge": "virbr-kf0", "mode": "isolated", "address": "10.99.0.1/24"}]},
+        ["kvm_network_libvirt_networks entry kvmcloud-foreign: libvirt on", "already has a network kvmcloud-foreign"
+         " on virbr-other, not on virbr-kf0"]),
     "libvirt networks with overlapping subnets": (
         {"kvm_network_libvirt_networks": [
             {"name": "wide", "bridge": "virbr-wide", "mode": "isolated", "address": "10.20.0.1/16"},
@@ -313,6 +318,7 @@ SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc
 MAIN_PLAY = "KVM hosts are hardened hypervisors"
 STORAGE_LINK = "kvmstore0"
 ROOT_ALIAS = "kvmcloudtoor"
+FOREIGN_NETWORK = "kvmcloud-foreign"
 # The preflight's last task, which stops every host when one failed: an alias that gets that
 # far passed every check of its own.
 GUARD = "Every host passed the preflight, or no host is changed"
@@ -379,15 +385,20 @@ def in_fresh_host(script):
                           check=True, timeout=120).stdout
 
 
-def add_stand_ins(run):
+def add_stand_ins(run, libvirt=True):
     """A link with a host address, as a storage network's NIC would have (TEST-NET-3, no
-    traffic), and root under another name, as some sites keep (uid 0, no login)."""
+    traffic), root under another name, as some sites keep (uid 0, no login), and a libvirt
+    network another tool defined (never started)."""
     run("ip link add %s type veth peer name %sp && ip address add 203.0.113.2/24 dev %s" % ((STORAGE_LINK,) * 3))
     run("useradd --non-unique --uid 0 --gid 0 --no-create-home --shell /usr/sbin/nologin %s" % ROOT_ALIAS)
+    if libvirt:
+        run("printf \"<network><name>%s</name><bridge name='virbr-other'/></network>\" | virsh -q -c qemu:///system"
+            " net-define /dev/stdin" % FOREIGN_NETWORK)
 
 
 def remove_stand_ins(run):
-    run("ip link delete %s; userdel %s" % (STORAGE_LINK, ROOT_ALIAS))
+    run("ip link delete %s; userdel %s; virsh -q -c qemu:///system net-undefine %s"
+        % (STORAGE_LINK, ROOT_ALIAS, FOREIGN_NETWORK))
 
 
 @pytest.fixture(scope="module")
@@ -399,7 +410,7 @@ def fresh_bad_input_run(host, tmp_path_factory):
     starter = os.path.join(PROJECT, "tests", "testbed", "container.sh")
     subprocess.run([starter, "start", FRESH_HOST, image], check=True, timeout=300)
     try:
-        add_stand_ins(in_fresh_host)
+        add_stand_ins(in_fresh_host, libvirt=False)
         before = in_fresh_host(SNAPSHOT)
         result = run_cases(host, FRESH_CASES, tmp_path_factory.mktemp("fresh-bad-input"), ansible_host=FRESH_HOST)
         after = in_fresh_host(SNAPSHOT)

@@ -441,8 +441,30 @@ def check_management(settings, facts, links):
             ' the controller cannot reach the host again.' % _text(settings.rollback_seconds)]
 
 
+def check_network_owners(settings, facts):
+    """A declared libvirt network whose name libvirt already has on another bridge is not the
+    role's: redefining it would take over, and move, a network someone else made."""
+    existing = facts.get('libvirt_networks')
+    errors = []
+    for bridge in all_bridges(settings) if existing else []:
+        current = existing.get(bridge['network']) if bridge['network'] else None
+        if current is None:
+            continue
+        found = (network_fields(current.get('xml', '')) or {}).get('bridge') or 'no bridge'
+        if found == bridge['name']:
+            continue
+        errors.append('%s entry %s: libvirt on %s already has a network %s on %s, not on %s; the role does not'
+                      ' take over a network it did not define: give the network a name of its own, or undefine'
+                      ' the old one first.'
+                      % ('kvm_network_libvirt_networks' if bridge['nat'] else 'kvm_network_bridges',
+                         _text(bridge['network'] if bridge['nat'] else bridge['name']), settings.hostname,
+                         _text(bridge['network']), _text(found), _text(bridge['name'])))
+    return errors
+
+
 def host_errors(settings, facts, stale):
     return (check_host_names(settings, facts) + check_host_uplinks(settings, facts)
+            + check_network_owners(settings, facts)
             or check_management(settings, facts, checked_links(settings, stale)))
 
 

@@ -245,6 +245,26 @@ def test_an_uplink_with_addresses_is_taken_over_only_when_allowed():
     assert errors({'name': 'br-a', 'uplink': 'eth1'}, bare) == []
 
 
+def test_a_network_libvirt_has_on_another_bridge_is_not_taken_over():
+    def net(bridge):
+        return {'active': True, 'autostart': True, 'xml': "<network><name>x</name><bridge name='%s'/></network>" % bridge}
+
+    declared = settings(bridges=[{'name': 'br-guest'}],
+                        libvirt_networks=[{'name': 'tenant', 'bridge': 'virbr-t0', 'address': '192.168.150.1/24'}])
+    ours = facts(libvirt_networks={'br-guest': net('br-guest'), 'tenant': net('virbr-t0'), 'other': net('br-x')})
+    assert plan(declared, ours)['host_errors'] == []
+    theirs = facts(libvirt_networks={'br-guest': net('virbr9'), 'tenant': {'xml': '<network><name>t</name></network>'}})
+    assert plan(declared, theirs)['host_errors'] == [
+        'kvm_network_bridges entry br-guest: libvirt on kvm1 already has a network br-guest on virbr9, not on br-guest;'
+        ' the role does not take over a network it did not define: give the network a name of its own, or undefine'
+        ' the old one first.',
+        'kvm_network_libvirt_networks entry tenant: libvirt on kvm1 already has a network tenant on no bridge, not on'
+        ' virbr-t0; the role does not take over a network it did not define: give the network a name of its own, or'
+        ' undefine the old one first.']
+    # Networks not read (libvirt not installed yet): nothing to compare.
+    assert plan(declared, facts(libvirt_networks=None))['host_errors'] == []
+
+
 def test_uplink_may_move_from_a_bridge_of_the_role():
     files = ['05-kvmcloud-bridge-br-old.netdev', '05-kvmcloud-bridge-br-old.network', '05-kvmcloud-port-eth3.network']
     assert host_errors([{'name': 'br-a', 'uplink': 'eth3'}], files) == []
