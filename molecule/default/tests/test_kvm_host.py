@@ -4,6 +4,9 @@ Every test asks the running host (systemd, sockets, files, libvirt, processes), 
 variables the scenario passed in; each would fail on a host without the role.
 """
 
+import json
+import os
+
 import pytest
 from guests import running_guest, virsh
 
@@ -112,6 +115,20 @@ def test_throwaway_tcg_domain_defines_starts_and_goes(host):
         assert host.file("/proc/%s" % pid).user == "libvirt-qemu"
         # stdio_handler = "logd": the guest's console log goes through virtlogd.
         assert host.service("virtlogd.service").is_running
+
+
+def test_check_mode_on_the_fresh_host_named_only_changes_the_converge_made(hostname):
+    """Molecule's check step ran on the fresh host, then converge: before libvirt is installed
+    check mode previews part of the run (and says which steps it cannot), never more."""
+    log = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "changed.jsonl")
+    with open(log) as handle:
+        runs = [json.loads(line) for line in handle]
+    first_check = next(index for index, run in enumerate(runs) if run["check"])
+    converge = next(run for run in runs[first_check + 1:] if not run["check"])
+    predicted = set(runs[first_check]["changed"].get(hostname, []))
+    made = set(converge["changed"].get(hostname, []))
+    assert "kvmcloud.hypervisor.kvm_host : Hypervisor packages are installed (apt)" in predicted & made
+    assert predicted <= made, "check mode named changes the converge did not make: %s" % sorted(predicted - made)
 
 
 def test_check_mode_on_a_converged_host_reports_no_change(hostname):
