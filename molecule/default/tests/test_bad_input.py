@@ -99,14 +99,14 @@ CASES = {
         ["kvm_guests_list: guest names must be unique", "check g1."]),
     "unknown guest profile": (
         {"kvm_guests_list": [{"name": "g1", "profile": "fast", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
-        ["kvm_guests_list entry g1: profile (fast) must be one of general, secure"]),
+        ["kvm_guests_list[0] entry g1: profile (fast) must be one of general, secure"]),
     "negative guest memory": (
         {"kvm_guests_list": [{"name": "g1", "memory_mib": -512, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
-        ["kvm_guests_list entry g1:", "memory_mib 256-4194304 (got -512)"]),
+        ["kvm_guests_list[0] entry g1: memory_mib 256-4194304 (got -512)"]),
     "guest NIC without the filter on a restricted network": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
                               "nics": [{"network": "br-guest", "nwfilter": ""}], "cloud_init": SECRET_CLOUD_INIT}]},
-        ["kvm_guests_list entry g1 NIC on 'br-guest'", "but not \"\" on a restricted network"]),
+        ["kvm_guests_list[0] entry g1 nics[0] on 'br-guest': nwfilter must not be \"\" on br-guest, a restricted network"]),
     # Python's $ matches before a trailing newline: values that would have carried a newline
     # into a path, an AppArmor rule, a config key, a networkd file or a hostname.
     "pool path with a newline": (
@@ -178,7 +178,7 @@ CASES = {
     "guest memory 0": (
         {"kvm_guests_list": [{"name": "g1", "memory_mib": 0, "disks": [{"size_gib": 2, "base_image": "debian-13"}],
                               "cloud_init": SECRET_CLOUD_INIT}]},
-        ["kvm_guests_list entry g1:", "memory_mib 256-4194304 (got 0)"]),
+        ["kvm_guests_list[0] entry g1: memory_mib 256-4194304 (got 0)"]),
     "guests under emulation without the opt-in": (
         {"kvm_guests_allow_emulation": False}, ["kvm_guests_allow_emulation", "cannot run KVM guests"]),
     # Values libvirt's config syntax cannot hold: refused before the first package.
@@ -241,33 +241,33 @@ CASES = {
         ["kvm_network_host_guard_allow entry br-nosuch tcp/22", "the bridge must be one of"]),
     "guest with more vCPUs than libvirt allows here": (
         {"kvm_guests_list": [{"name": "g1", "vcpus": 256, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
-        ["kvm_guests_list entry g1:", "vcpus 1-255 (got 256)"]),
+        ["kvm_guests_list[0] entry g1: vcpus 1-255 (got 256)"]),
     "guest with 0 vCPUs": (
         {"kvm_guests_list": [{"name": "g1", "vcpus": 0, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
-        ["kvm_guests_list entry g1:", "vcpus 1-255 (got 0)"]),
+        ["kvm_guests_list[0] entry g1: vcpus 1-255 (got 0)"]),
     "guest without a disk to boot from": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2}]}]},
-        ["kvm_guests_list entry g1:", "the first an overlay of a base image"]),
+        ["kvm_guests_list[0] entry g1: the first disk must be an overlay of a base image"]),
     "guest state that does not exist": (
         {"kvm_guests_list": [{"name": "g1", "state": "paused", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list", "value of state must be one of: running, shutoff, undefined, got: paused"]),
     "disk size 0": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}, {"size_gib": 0}]}]},
-        ["kvm_guests_list entry g1 disk", "size_gib must be a whole number 1-65536 (got 0)"]),
+        ["kvm_guests_list[0] entry g1 disk disk1.qcow2: size_gib must be a whole number 1-65536 (got 0)"]),
     "disk size that carries a shell command": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": "2; reboot", "base_image": "debian-13"}],
                               "cloud_init": SECRET_CLOUD_INIT}]},
         ["kvm_guests_list -> disks", "'2; reboot'\" cannot be converted to an int"]),
     "raw overlay of a base image": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13", "format": "raw"}]}]},
-        ["kvm_guests_list entry g1 disk", "must be qcow2"]),
+        ["kvm_guests_list[0] entry g1 disk disk0.raw: an overlay of base_image debian-13 must be qcow2"]),
     "disk on a base image that is not declared": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "nosuch"}]}]},
-        ["kvm_guests_list entry g1 disk", "name one of kvm_guests_base_images (debian-13)"]),
+        ["kvm_guests_list[0] entry g1 disk disk0.qcow2: base_image nosuch must name one of kvm_guests_base_images (debian-13)"]),
     "multicast MAC address": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
                               "nics": [{"network": "br-guest", "mac": "01:00:5e:00:00:01"}], "cloud_init": SECRET_CLOUD_INIT}]},
-        ["kvm_guests_list entry g1 NIC on 'br-guest'", "mac (01:00:5e:00:00:01) a unicast address"]),
+        ["kvm_guests_list[0] entry g1 nics[0] on 'br-guest': mac (01:00:5e:00:00:01) must be a unicast address"]),
     "one MAC address on two guests": (
         {"kvm_guests_list": [{"name": name, "disks": [{"size_gib": 2, "base_image": "debian-13"}],
                               "nics": [{"network": "br-guest", "mac": "52:54:00:aa:bb:cc"}]} for name in ("g1", "g2")]},
@@ -275,7 +275,7 @@ CASES = {
     "cloud-init user data that is a shell line": (
         {"kvm_guests_list": [{"name": "g1", "disks": [{"size_gib": 2, "base_image": "debian-13"}],
                               "cloud_init": {"user_data": "rm -rf /"}}]},
-        ["kvm_guests_list entry g1: cloud_init takes user_data"]),
+        ["kvm_guests_list[0] entry g1: cloud_init takes user_data"]),
     "guest name longer than a hostname": (
         {"kvm_guests_list": [{"name": "g" * 64, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63"]),

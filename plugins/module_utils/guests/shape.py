@@ -314,73 +314,84 @@ def check_names(settings, guests, profiles):
            ', '.join(profiles))]
 
 
+def entry_of(guests, guest):
+    """How a message names a guest: kvm_guests_list[INDEX] entry NAME."""
+    index = next(position for position, other in enumerate(guests) if other is guest)
+    return 'kvm_guests_list[%d] entry %s' % (index, text(guest['name']))
+
+
 def check_guests(guests, profiles):
+    """One message per rule an entry breaks, each with its value and the fix."""
     errors = []
     for guest in guests:
         disks = guest['disks']
-        ok = (guest['profile'] in profiles
-              and guest['state'] in STATES
-              and isinstance(guest['autostart'], bool)
-              and 1 <= guest['vcpus'] <= 255
-              # OVMF with Secure Boot and a current kernel do not get far on less.
-              and 256 <= guest['memory_mib'] <= 4194304
-              and (guest['state'] == 'undefined' or len(disks) >= 1)
-              and len(disks) <= 20
-              # Nothing else boots the guest: no installer ISO, no network boot.
-              and (guest['state'] == 'undefined' or disks[0]['base_image'] != ''))
-        if ok:
-            continue
-        errors.append(
-            'kvm_guests_list entry %s: profile (%s) must be one of %s; state running, shutoff or undefined;'
-            ' autostart true or false; vcpus 1-255 (got %s); memory_mib 256-4194304 (got %s); 1-20 disks, the'
-            ' first an overlay of a base image (base_image), because the guest boots from it.'
-            % (text(guest['name']), text(guest['profile']), ', '.join(profiles), guest['vcpus'],
-               guest['memory_mib']))
+        problems = []
+        if guest['profile'] not in profiles:
+            problems.append('profile (%s) must be one of %s: pick one, or declare it in kvm_guests_profiles'
+                            % (text(guest['profile']), ', '.join(profiles)))
+        if guest['state'] not in STATES:
+            problems.append('state (%s) must be running, shutoff or undefined' % text(guest['state']))
+        if not isinstance(guest['autostart'], bool):
+            problems.append('autostart (%s) must be true or false' % text(guest['autostart']))
+        if not 1 <= guest['vcpus'] <= 255:
+            problems.append('vcpus 1-255 (got %s): give a whole number in that range' % guest['vcpus'])
+        # OVMF with Secure Boot and a current kernel do not get far on less.
+        if not 256 <= guest['memory_mib'] <= 4194304:
+            problems.append('memory_mib 256-4194304 (got %s): a guest booting UEFI needs at least 256'
+                            % guest['memory_mib'])
+        if len(disks) > 20:
+            problems.append('it has %d disks, at most 20 are allowed' % len(disks))
+        # Nothing else boots the guest: no installer ISO, no network boot.
+        if guest['state'] != 'undefined' and (not disks or disks[0]['base_image'] == ''):
+            problems.append('the first disk must be an overlay of a base image (base_image), because the guest'
+                            ' boots from it: give it base_image, one of kvm_guests_base_images')
+        errors.extend('%s: %s.' % (entry_of(guests, guest), problem) for problem in problems)
     return errors
 
 
-def check_disks(wanted, images):
+def check_disks(guests, wanted, images):
     image_names = ', '.join(text(image['name']) for image in images) or 'none'
     errors = []
     for guest in wanted:
         for disk in guest['disks']:
             size = disk['size_gib']
-            ok = (matches(re.compile(r'^[0-9]+\Z'), size) and to_int(size) >= 1
-                  and to_int(size) <= 65536
-                  and disk['format'] in DISK_FORMATS
-                  and (disk['base_image'] == '' or disk['base_path'] != '')
-                  # An overlay must be qcow2: raw has no header to name a backing file.
-                  and (disk['base_image'] == '' or disk['format'] == 'qcow2'))
-            if ok:
-                continue
-            errors.append(
-                'kvm_guests_list entry %s disk %s: size_gib must be a whole number 1-65536 (got %s); format qcow2'
-                ' or raw (got %s); a disk with a base_image (%s) must be qcow2 and name one of'
-                ' kvm_guests_base_images (%s).'
-                % (text(guest['name']), disk['path'].rsplit('/', 1)[-1], text(size), text(disk['format']),
-                   text(disk['base_image']), image_names))
+            problems = []
+            if not (matches(re.compile(r'^[0-9]+\Z'), size) and 1 <= to_int(size) <= 65536):
+                problems.append('size_gib must be a whole number 1-65536 (got %s)' % text(size))
+            if disk['format'] not in DISK_FORMATS:
+                problems.append('format must be qcow2 or raw (got %s)' % text(disk['format']))
+            if disk['base_image'] != '' and disk['base_path'] == '':
+                problems.append('base_image %s must name one of kvm_guests_base_images (%s)'
+                                % (text(disk['base_image']), image_names))
+            # An overlay must be qcow2: raw has no header to name a backing file.
+            if disk['base_image'] != '' and disk['format'] in DISK_FORMATS and disk['format'] != 'qcow2':
+                problems.append('an overlay of base_image %s must be qcow2 (got %s): raw has no header to name'
+                                ' its backing file' % (text(disk['base_image']), text(disk['format'])))
+            errors.extend('%s disk %s: %s.' % (entry_of(guests, guest), disk['path'].rsplit('/', 1)[-1], problem)
+                          for problem in problems)
     return errors
 
 
-def check_nics(wanted, restricted):
+def check_nics(guests, wanted, restricted):
     errors = []
     for guest in wanted:
-        for nic in guest['nics']:
+        for index, nic in enumerate(guest['nics']):
             nwfilter = nic['nwfilter']
-            ok = (matches(OBJECT_NAME_RE, nic['network'])
-                  and (nic['portgroup'] == '' or matches(OBJECT_NAME_RE, nic['portgroup']))
-                  and (nic['mac'] == '' or matches(MAC_RE, nic['mac']))
-                  and (nwfilter in ('', None) or matches(OBJECT_NAME_RE, nwfilter))
-                  and (nic['network'] not in restricted or nwfilter not in ('', None)))
-            if ok:
-                continue
-            errors.append(
-                'kvm_guests_list entry %s NIC on \'%s\': the network must be a libvirt network name; portgroup'
-                ' (%s) a name; mac (%s) a unicast address such as 52:54:00:12:34:56; nwfilter (%s) a filter name'
-                ' or "" -- but not "" on a restricted network of kvm_network (%s), whose hook would refuse to'
-                ' start the guest.'
-                % (text(guest['name']), text(nic['network']), text(nic['portgroup']), text(nic['mac']),
-                   text(nwfilter), ', '.join(text(name) for name in restricted)))
+            problems = []
+            if not matches(OBJECT_NAME_RE, nic['network']):
+                problems.append('the network (%s) must be the name of a libvirt network' % text(nic['network']))
+            if nic['portgroup'] != '' and not matches(OBJECT_NAME_RE, nic['portgroup']):
+                problems.append('portgroup (%s) must be a name' % text(nic['portgroup']))
+            if nic['mac'] != '' and not matches(MAC_RE, nic['mac']):
+                problems.append('mac (%s) must be a unicast address such as 52:54:00:12:34:56' % text(nic['mac']))
+            if nwfilter not in ('', None) and not matches(OBJECT_NAME_RE, nwfilter):
+                problems.append('nwfilter (%s) must be a filter name' % text(nwfilter))
+            if nic['network'] in restricted and nwfilter in ('', None):
+                problems.append('nwfilter must not be "" on %s, a restricted network of kvm_network (restricted: %s):'
+                                ' its hook would refuse to start the guest; leave nwfilter out to get the role\'s'
+                                % (text(nic['network']), ', '.join(text(name) for name in restricted)))
+            errors.extend("%s nics[%d] on '%s': %s." % (entry_of(guests, guest), index, text(nic['network']), problem)
+                          for problem in problems)
     return errors
 
 
@@ -392,7 +403,7 @@ def check_macs(wanted):
     return ['kvm_guests_list gives these MAC addresses more than once: %s.' % ', '.join(repeated)]
 
 
-def check_cloud_init(wanted):
+def check_cloud_init(guests, wanted):
     errors = []
     for guest in wanted:
         cloud_init = guest['cloud_init']
@@ -411,9 +422,9 @@ def check_cloud_init(wanted):
         if ok:
             continue
         errors.append(
-            'kvm_guests_list entry %s: cloud_init takes user_data (a dict, written as #cloud-config, or text'
+            '%s: cloud_init takes user_data (a dict, written as #cloud-config, or text'
             ' starting with #cloud-config, #!, #include or Content-Type:), meta_data (a dict) and network_config'
-            ' (a dict, network config version 2); got %s.' % (text(guest['name']), got))
+            ' (a dict, network config version 2); got %s.' % (entry_of(guests, guest), got))
     return errors
 
 
@@ -447,10 +458,10 @@ def build(settings):
               + check_images(images)
               + check_names(settings, guests, profiles)
               + check_guests(guests, profiles)
-              + check_disks(wanted, images)
-              + check_nics(wanted, restricted_networks(settings))
+              + check_disks(guests, wanted, images)
+              + check_nics(guests, wanted, restricted_networks(settings))
               + check_macs(wanted)
-              + check_cloud_init(wanted))
+              + check_cloud_init(guests, wanted))
     return {
         'profiles': profiles,
         'images': images,

@@ -277,84 +277,88 @@ def test_guest_names_are_unique_and_valid_and_the_default_profile_exists():
     assert 'check g1.\n' in errors(guests=[guest('g1')] * 2)[0]
 
 
-GUEST_MESSAGE = (
-    'kvm_guests_list entry %s: profile (%s) must be one of general, secure; state running, shutoff or undefined;'
-    ' autostart true or false; vcpus 1-255 (got %s); memory_mib 256-4194304 (got %s); 1-20 disks, the first an'
-    ' overlay of a base image (base_image), because the guest boots from it.')
+FIRST_DISK = ('the first disk must be an overlay of a base image (base_image), because the guest boots from it:'
+              ' give it base_image, one of kvm_guests_base_images')
 
 
-@pytest.mark.parametrize('entry, profile, vcpus, memory', [
-    (guest(profile='fast'), 'fast', 1, 1024),
-    (guest(memory_mib=-512), 'general', 1, -512),
-    (guest(memory_mib=5000000), 'general', 1, 5000000),
-    (guest(vcpus=300), 'general', 300, 1024),
-    (guest(vcpus=-1), 'general', -1, 1024),
-    (guest(state='paused'), 'general', 1, 1024),
-    (guest(autostart='yes'), 'general', 1, 1024),
-    ({'name': 'g1'}, 'general', 1, 1024),
-    (guest(disks=[{'size_gib': 2}]), 'general', 1, 1024),
-    (guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}] + [{'size_gib': 1}] * 20), 'general', 1, 1024),
-    (guest(vcpus=0), 'general', 0, 1024),
-    (guest(memory_mib=0), 'general', 1, 0),
+@pytest.mark.parametrize('entry, problems', [
+    (guest(profile='fast'), ['profile (fast) must be one of general, secure: pick one, or declare it in'
+                             ' kvm_guests_profiles']),
+    (guest(memory_mib=-512), ['memory_mib 256-4194304 (got -512): a guest booting UEFI needs at least 256']),
+    (guest(memory_mib=5000000), ['memory_mib 256-4194304 (got 5000000): a guest booting UEFI needs at least 256']),
+    (guest(vcpus=300), ['vcpus 1-255 (got 300): give a whole number in that range']),
+    (guest(vcpus=-1), ['vcpus 1-255 (got -1): give a whole number in that range']),
+    (guest(state='paused'), ['state (paused) must be running, shutoff or undefined']),
+    (guest(autostart='yes'), ['autostart (yes) must be true or false']),
+    ({'name': 'g1'}, [FIRST_DISK]),
+    (guest(disks=[{'size_gib': 2}]), [FIRST_DISK]),
+    (guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}] + [{'size_gib': 1}] * 20),
+     ['it has 21 disks, at most 20 are allowed']),
+    (guest(vcpus=0), ['vcpus 1-255 (got 0): give a whole number in that range']),
+    (guest(memory_mib=0), ['memory_mib 256-4194304 (got 0): a guest booting UEFI needs at least 256']),
+    (guest(vcpus=0, memory_mib=0, profile='fast'),
+     ['profile (fast) must be one of general, secure: pick one, or declare it in kvm_guests_profiles',
+      'vcpus 1-255 (got 0): give a whole number in that range',
+      'memory_mib 256-4194304 (got 0): a guest booting UEFI needs at least 256']),
 ], ids=['profile', 'negative-memory', 'too-much-memory', 'too-many-vcpus', 'negative-vcpus', 'state',
-        'string-autostart', 'no-disk', 'first-disk-not-an-overlay', 'too-many-disks', 'zero-vcpus', 'zero-memory'])
-def test_guests(entry, profile, vcpus, memory):
-    assert errors(guests=[entry]) == [GUEST_MESSAGE % ('g1', profile, vcpus, memory)]
+        'string-autostart', 'no-disk', 'first-disk-not-an-overlay', 'too-many-disks', 'zero-vcpus', 'zero-memory',
+        'one-message-per-rule'])
+def test_guests(entry, problems):
+    assert errors(guests=[guest('ok'), entry]) == ['kvm_guests_list[1] entry g1: %s.' % problem for problem in problems]
 
 
 def test_an_undefined_guest_needs_no_disk():
     assert errors(guests=[{'name': 'g1', 'state': 'undefined'}]) == []
 
 
-DISK_MESSAGE = (
-    'kvm_guests_list entry g1 disk %s: size_gib must be a whole number 1-65536 (got %s); format qcow2 or raw (got'
-    ' %s); a disk with a base_image (%s) must be qcow2 and name one of kvm_guests_base_images (%s).')
-
-
-@pytest.mark.parametrize('disk, name, size, disk_format, base', [
-    ({'size_gib': 0}, 'disk1.qcow2', 0, 'qcow2', ''),
-    ({'size_gib': -3}, 'disk1.qcow2', -3, 'qcow2', ''),
-    ({'size_gib': '1.5'}, 'disk1.qcow2', '1.5', 'qcow2', ''),
-    ({'size_gib': 70000}, 'disk1.qcow2', 70000, 'qcow2', ''),
-    ({'size_gib': 2, 'format': 'vmdk'}, 'disk1.vmdk', 2, 'vmdk', ''),
-    ({'size_gib': 2, 'base_image': 'nosuch'}, 'disk1.qcow2', 2, 'qcow2', 'nosuch'),
-    ({'size_gib': 2, 'base_image': 'debian-13', 'format': 'raw'}, 'disk1.raw', 2, 'raw', 'debian-13'),
+@pytest.mark.parametrize('disk, name, problem', [
+    ({'size_gib': 0}, 'disk1.qcow2', 'size_gib must be a whole number 1-65536 (got 0)'),
+    ({'size_gib': -3}, 'disk1.qcow2', 'size_gib must be a whole number 1-65536 (got -3)'),
+    ({'size_gib': '1.5'}, 'disk1.qcow2', 'size_gib must be a whole number 1-65536 (got 1.5)'),
+    ({'size_gib': 70000}, 'disk1.qcow2', 'size_gib must be a whole number 1-65536 (got 70000)'),
+    ({'size_gib': 2, 'format': 'vmdk'}, 'disk1.vmdk', 'format must be qcow2 or raw (got vmdk)'),
+    ({'size_gib': 2, 'base_image': 'nosuch'}, 'disk1.qcow2',
+     'base_image nosuch must name one of kvm_guests_base_images (debian-13)'),
+    ({'size_gib': 2, 'base_image': 'debian-13', 'format': 'raw'}, 'disk1.raw',
+     'an overlay of base_image debian-13 must be qcow2 (got raw): raw has no header to name its backing file'),
 ], ids=['zero', 'negative', 'fraction', 'too-large', 'vmdk', 'unknown-base', 'raw-overlay'])
-def test_disks(disk, name, size, disk_format, base):
+def test_disks(disk, name, problem):
     entry = guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}, disk])
-    assert errors(guests=[entry]) == [DISK_MESSAGE % (name, size, disk_format, base, 'debian-13')]
+    assert errors(guests=[entry]) == ['kvm_guests_list[0] entry g1 disk %s: %s.' % (name, problem)]
 
 
 def test_disks_without_any_base_image_declared_name_none():
-    assert errors(base_images=[], guests=[guest()]) == [DISK_MESSAGE.replace('g1 disk %s', 'g1 disk disk0.qcow2') % (
-        2, 'qcow2', 'debian-13', 'none')]
+    assert errors(base_images=[], guests=[guest()]) == [
+        'kvm_guests_list[0] entry g1 disk disk0.qcow2: base_image debian-13 must name one of kvm_guests_base_images'
+        ' (none).']
 
 
 def test_disks_of_undefined_guests_are_not_checked():
     assert errors(guests=[{'name': 'g1', 'state': 'undefined', 'disks': [{'size_gib': 0}]}]) == []
 
 
-NIC_MESSAGE = (
-    'kvm_guests_list entry g1 NIC on \'%s\': the network must be a libvirt network name; portgroup (%s) a name; mac'
-    ' (%s) a unicast address such as 52:54:00:12:34:56; nwfilter (%s) a filter name or "" -- but not "" on a'
-    ' restricted network of kvm_network (br-guest, net-r), whose hook would refuse to start the guest.')
+RESTRICTED = ('nwfilter must not be "" on %s, a restricted network of kvm_network (restricted: br-guest, net-r): its'
+              ' hook would refuse to start the guest; leave nwfilter out to get the role\'s')
 
 
-@pytest.mark.parametrize('nic, network, portgroup, mac, nwfilter', [
-    ({'network': 'bad net'}, 'bad net', '', '', 'clean-traffic'),
-    ({'network': ''}, '', '', '', 'clean-traffic'),
-    ({'network': 'br-guest', 'portgroup': 'bad pg'}, 'br-guest', 'bad pg', '', 'clean-traffic'),
-    ({'network': 'br-guest', 'mac': '01:54:00:12:34:56'}, 'br-guest', '', '01:54:00:12:34:56', 'clean-traffic'),
-    ({'network': 'br-guest', 'mac': '52:54:00:12:34'}, 'br-guest', '', '52:54:00:12:34', 'clean-traffic'),
-    ({'network': 'br-guest', 'nwfilter': 'bad f'}, 'br-guest', '', '', 'bad f'),
-    ({'network': 'br-guest', 'nwfilter': ''}, 'br-guest', '', '', ''),
-    ({'network': 'net-r', 'nwfilter': ''}, 'net-r', '', '', ''),
+@pytest.mark.parametrize('nic, problem', [
+    ({'network': 'bad net'}, 'the network (bad net) must be the name of a libvirt network'),
+    ({'network': ''}, 'the network () must be the name of a libvirt network'),
+    ({'network': 'br-guest', 'portgroup': 'bad pg'}, 'portgroup (bad pg) must be a name'),
+    ({'network': 'br-guest', 'mac': '01:54:00:12:34:56'},
+     'mac (01:54:00:12:34:56) must be a unicast address such as 52:54:00:12:34:56'),
+    ({'network': 'br-guest', 'mac': '52:54:00:12:34'}, 'mac (52:54:00:12:34) must be a unicast address such as'
+     ' 52:54:00:12:34:56'),
+    ({'network': 'br-guest', 'nwfilter': 'bad f'}, 'nwfilter (bad f) must be a filter name'),
+    ({'network': 'br-guest', 'nwfilter': ''}, RESTRICTED % 'br-guest'),
+    ({'network': 'net-r', 'nwfilter': ''}, RESTRICTED % 'net-r'),
 ], ids=['network-name', 'no-network', 'portgroup', 'multicast-mac', 'short-mac', 'nwfilter-name',
         'no-filter-on-restricted-bridge', 'no-filter-on-restricted-network'])
-def test_nics(nic, network, portgroup, mac, nwfilter):
+def test_nics(nic, problem):
     kvm_network = {'network_bridges': [{'name': 'br-guest'}, {'name': 'br-x', 'libvirt_network': False}],
                    'network_libvirt_networks': [{'name': 'net-r'}, {'name': 'net-o', 'restricted': False}]}
-    assert errors(guests=[guest(nics=[nic])], **kvm_network) == [NIC_MESSAGE % (network, portgroup, mac, nwfilter)]
+    assert errors(guests=[guest(nics=[{'network': 'net-o'}, nic])], **kvm_network) == [
+        "kvm_guests_list[0] entry g1 nics[1] on '%s': %s." % (nic['network'], problem)]
     # Without the filter is fine where kvm_network does not restrict the network.
     assert errors(guests=[guest(nics=[{'network': 'net-o', 'nwfilter': ''}, {'network': 'br-x', 'nwfilter': ''}])],
                   **kvm_network) == []
@@ -370,7 +374,7 @@ def test_macs_given_by_hand_are_unique_case_insensitively():
 
 
 CLOUD_INIT_MESSAGE = (
-    'kvm_guests_list entry g1: cloud_init takes user_data (a dict, written as #cloud-config, or text starting with'
+    'kvm_guests_list[0] entry g1: cloud_init takes user_data (a dict, written as #cloud-config, or text starting with'
     ' #cloud-config, #!, #include or Content-Type:), meta_data (a dict) and network_config (a dict, network config'
     ' version 2); got %s.')
 
@@ -404,4 +408,4 @@ def test_every_error_is_reported_at_once_in_the_order_of_the_checks():
     found = errors(emulated_tb_cache_mib=1, profiles={'p1': {'tpm': 'no'}},
                    guests=[guest(memory_mib=1, cloud_init={'user_data': 'x'})])
     assert [message.split(' ')[0] for message in found] == [
-        'kvm_guests_base_image_dir,', 'kvm_guests_profiles', 'kvm_guests_list', 'kvm_guests_list']
+        'kvm_guests_base_image_dir,', 'kvm_guests_profiles', 'kvm_guests_list[0]', 'kvm_guests_list[0]']
