@@ -70,24 +70,24 @@ CASES = {
     "qemu.conf override that runs QEMU as root": (
         {"kvm_host_qemu_conf": {"user": "root"}}, ["kvm_host_qemu_conf weakens", "must not run as root"]),
     "bridge name longer than Linux allows": (
-        {"kvm_network_bridges": [{"name": "br-tenant-public"}]}, ["kvm_network_bridges entry br-tenant-public", "1-15 characters"]),
+        {"kvm_network_bridges": [{"name": "br-tenant-public"}]}, ["kvm_network_bridges[0] entry br-tenant-public", "1-15 characters"]),
     "duplicate bridge names": (
         {"kvm_network_bridges": [{"name": "br-a"}, {"name": "br-a"}]},
         ["kvm_network_bridges and kvm_network_libvirt_networks: bridge names (br-a, br-a", "must each be unique"]),
     "VLAN id out of range": (
-        {"kvm_network_bridges": [{"name": "br-v", "uplink": "kvmup0", "vlan": 4095}]}, ["kvm_network_bridges entry br-v", "vlan (4095) must be 1-4094"]),
+        {"kvm_network_bridges": [{"name": "br-v", "uplink": "kvmup0", "vlan": 4095}]}, ["kvm_network_bridges[0] entry br-v", "vlan (4095) must be 1-4094"]),
     "VLAN id 0": (
         {"kvm_network_bridges": [{"name": "br-v", "uplink": "kvmup0", "vlan": 0}]},
-        ["kvm_network_bridges entry br-v", "vlan (0) must be 1-4094"]),
+        ["kvm_network_bridges[0] entry br-v", "vlan (0) must be 1-4094"]),
     "bridge MTU below what IPv4 needs": (
-        {"kvm_network_bridges": [{"name": "br-m", "mtu": 40}]}, ["kvm_network_bridges entry br-m", "mtu (40) must be 68-65535"]),
+        {"kvm_network_bridges": [{"name": "br-m", "mtu": 40}]}, ["kvm_network_bridges[0] entry br-m", "mtu (40) must be 68-65535"]),
     "host address that is not an address": (
-        {"kvm_network_bridges": [{"name": "br-a", "address": "10.0.0.300/24"}]}, ["kvm_network_bridges entry br-a", "address (10.0.0.300/24) must be empty"]),
+        {"kvm_network_bridges": [{"name": "br-a", "address": "10.0.0.300/24"}]}, ["kvm_network_bridges[0] entry br-a", "address (10.0.0.300/24) must be empty"]),
     "NAT network given its subnet instead of the host address": (
         {"kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "mode": "isolated", "address": "192.168.150.0/24"}]},
-        ["kvm_network_libvirt_networks entry n1", "the host's IPv4 address"]),
+        ["kvm_network_libvirt_networks[0] entry n1", "the host's IPv4 address"]),
     "uplink that does not exist": (
-        {"kvm_network_bridges": [{"name": "br-a", "uplink": "nosuch0"}]}, ["kvm_network_bridges entry br-a", "uplink nosuch0 does not exist"]),
+        {"kvm_network_bridges": [{"name": "br-a", "uplink": "nosuch0"}]}, ["kvm_network_bridges[0] entry br-a", "uplink nosuch0 does not exist"]),
     "management interface as a bridge uplink": (
         {"kvm_network_bridges": [{"name": "br-a", "uplink": "eth0"}]}, ["kvm_network_bridges entry br-a", "eth0", "kvm_network_management_change_allowed"]),
     "NAT network with forwarding off": (
@@ -118,7 +118,7 @@ CASES = {
     "qemu.conf key with a newline": (
         {"kvm_host_qemu_conf": {"max_files\nuser": 1024}}, ["kvm_host_qemu_conf keys", "are not libvirt config keys"]),
     "bridge name with a trailing newline": (
-        {"kvm_network_bridges": [{"name": "br-nl\n"}]}, ["kvm_network_bridges entry br-nl"]),
+        {"kvm_network_bridges": [{"name": "br-nl\n"}]}, ["kvm_network_bridges[0] entry br-nl"]),
     "guest name with a trailing newline": (
         {"kvm_guests_list": [{"name": "g1\n", "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list: guest names must be unique and 1-63 letters"]),
@@ -226,16 +226,16 @@ CASES = {
     "image directory with a glob": (
         {"kvm_hardening_image_dirs": ["/srv/images*"]}, ["kvm_hardening_image_dirs[0] entry '/srv/images*'"]),
     "bridge MTU above what Linux allows": (
-        {"kvm_network_bridges": [{"name": "br-m", "mtu": 70000}]}, ["kvm_network_bridges entry br-m", "mtu (70000) must be 68-65535"]),
+        {"kvm_network_bridges": [{"name": "br-m", "mtu": 70000}]}, ["kvm_network_bridges[0] entry br-m", "mtu (70000) must be 68-65535"]),
     "gateway outside the bridge's subnet": (
         {"kvm_network_bridges": [{"name": "br-g", "address": "10.30.0.2/24", "gateway": "10.31.0.1"}]},
-        ["kvm_network_bridges entry br-g: gateway 10.31.0.1 is not an address in 10.30.0.0/24"]),
+        ["kvm_network_bridges[0] entry br-g: gateway 10.31.0.1 is not an address in 10.30.0.0/24"]),
     "libvirt network with a /31": (
         {"kvm_network_libvirt_networks": [{"name": "tiny", "bridge": "virbr-tiny", "mode": "isolated", "address": "10.40.0.1/31"}]},
-        ["kvm_network_libvirt_networks entry tiny", "prefix length of at most 30"]),
+        ["kvm_network_libvirt_networks[0] entry tiny", "prefix length of at most 30"]),
     "uplink that carries a storage address": (
         {"kvm_network_bridges": [{"name": "br-st", "uplink": "kvmstore0"}]},
-        ["kvm_network_bridges entry br-st: its uplink kvmstore0 carries addresses (203.0.113.2/24)"]),
+        ["kvm_network_bridges[0] entry br-st: its uplink kvmstore0 carries addresses (203.0.113.2/24)"]),
     "guard opening on a bridge that is not declared": (
         {"kvm_network_host_guard_allow": [{"bridge": "br-nosuch", "proto": "tcp", "port": 22}]},
         ["kvm_network_host_guard_allow entry br-nosuch tcp/22", "the bridge must be one of"]),

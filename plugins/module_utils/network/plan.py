@@ -146,63 +146,74 @@ def check_platform(settings, bridges):
             % (_text(settings.distribution), _text(settings.distribution_version))]
 
 
-def _bridge_valid(bridge):
+NAME_RULE = "1-15 characters: letters, digits, '.', '_' and '-'"
+
+
+def bridge_problems(bridge):
+    """The rules one kvm_network_bridges entry breaks, each with its value and the fix."""
     vlan = bridge.get('vlan')
     uplink = _or_empty(bridge.get('uplink'))
     mtu = bridge.get('mtu')
     address = _or_empty(bridge.get('address'))
-    cidr = cidr_info(address)
-    return (_match(IFNAME_RE, bridge.get('name'))
-            and (vlan is None or (uplink != '' and 1 <= _int(vlan) <= 4094))
-            and (vlan is None or len(_text(uplink) + '.' + _text(vlan)) <= 15)
-            and (uplink == '' or _match(IFNAME_RE, uplink))
-            and (mtu is None or 68 <= _int(mtu) <= 65535)
-            and (address in ('', 'dhcp') or cidr['valid'])
-            and (_or_empty(bridge.get('gateway')) == '' or cidr['valid']))
+    problems = []
+    if not _match(IFNAME_RE, bridge.get('name')):
+        problems.append('the name must be ' + NAME_RULE)
+    if uplink != '' and not _match(IFNAME_RE, uplink):
+        problems.append('uplink (%s) must be %s' % (_text(uplink), NAME_RULE))
+    if vlan is not None and uplink == '':
+        problems.append('vlan (%s) needs an uplink: the bridge enslaves UPLINK.VLAN' % _text(vlan))
+    elif vlan is not None and not 1 <= _int(vlan) <= 4094:
+        problems.append('vlan (%s) must be 1-4094' % _text(vlan))
+    elif vlan is not None and len(_text(uplink) + '.' + _text(vlan)) > 15:
+        problems.append('UPLINK.VLAN (%s.%s) must fit in 15 characters: pick a shorter uplink name'
+                        % (_text(uplink), _text(vlan)))
+    if mtu is not None and not 68 <= _int(mtu) <= 65535:
+        problems.append('mtu (%s) must be 68-65535' % _text(mtu))
+    if address not in ('', 'dhcp') and not cidr_info(address)['valid']:
+        problems.append("address (%s) must be empty, 'dhcp' or an address with its prefix length such as"
+                        " 192.0.2.10/24" % _text(address))
+    elif _or_empty(bridge.get('gateway')) != '' and not cidr_info(address)['valid']:
+        problems.append('a gateway (%s) needs an address with its prefix length, such as 192.0.2.10/24 (got %s)'
+                        % (_text(bridge.get('gateway')), _text(address) or 'none'))
+    return problems
 
 
 def check_bridges(settings, bridges):
-    errors = []
-    for bridge in settings.bridges:
-        if _bridge_valid(bridge):
-            continue
-        errors.append(
-            "kvm_network_bridges entry %s: the name must be 1-15 characters (letters, digits, '.', '_', '-');"
-            " vlan (%s) must be 1-4094, needs an uplink, and UPLINK.VLAN must fit in 15 characters;"
-            " mtu (%s) must be 68-65535; address (%s) must be empty, 'dhcp' or an address with its prefix"
-            " length such as 192.0.2.10/24; a gateway needs such an address."
-            % (_text(bridge.get('name')), _text(bridge.get('vlan', 'none')), _text(bridge.get('mtu', 'none')),
-               _text(_or_empty(bridge.get('address')))))
-    return errors
+    return ['kvm_network_bridges[%d] entry %s: %s.' % (index, _text(bridge.get('name')), problem)
+            for index, bridge in enumerate(settings.bridges) for problem in bridge_problems(bridge)]
 
 
 def check_gateways(settings, bridges):
     errors = []
-    for bridge in settings.bridges:
+    for index, bridge in enumerate(settings.bridges):
         if not _has(bridge, 'gateway'):
             continue
         address = cidr_info(bridge.get('address'))
         gateway = cidr_info('%s/%s' % (_text(bridge['gateway']), address['prefix']))
         if not (gateway['valid'] and gateway['network'] == address['network']):
-            errors.append('kvm_network_bridges entry %s: gateway %s is not an address in %s.'
-                          % (_text(bridge.get('name')), _text(bridge['gateway']), address['network']))
+            errors.append('kvm_network_bridges[%d] entry %s: gateway %s is not an address in %s.'
+                          % (index, _text(bridge.get('name')), _text(bridge['gateway']), address['network']))
     return errors
 
 
 def check_libvirt_networks(settings, bridges):
     errors = []
-    for network in settings.libvirt_networks:
+    for index, network in enumerate(settings.libvirt_networks):
         cidr = cidr_info(network.get('address'))
-        if (_match(NETWORK_NAME_RE, network.get('name')) and _match(IFNAME_RE, network.get('bridge'))
-                and cidr['valid'] and cidr['version'] == 4
-                and cidr['prefix'] <= 30 and not cidr['is_network_address']):
-            continue
-        errors.append(
-            "kvm_network_libvirt_networks entry %s: the name may hold only letters, digits, '.', '_' and"
-            " '-'; the bridge (%s) must be 1-15 such characters; address (%s) must be the host's IPv4"
-            " address with a prefix length of at most 30, such as 192.168.150.1/24. %s"
-            % (_text(network.get('name')), _text(network.get('bridge')), _text(network.get('address')),
-               cidr['reason']))
+        problems = []
+        if not _match(NETWORK_NAME_RE, network.get('name')):
+            problems.append("the name may hold only letters, digits, '.', '_' and '-'")
+        if not _match(IFNAME_RE, network.get('bridge')):
+            problems.append('the bridge (%s) must be %s' % (_text(network.get('bridge')), NAME_RULE))
+        why = (cidr['reason'].rstrip('.') if not cidr['valid']
+               else 'it is IPv6' if cidr['version'] != 4
+               else 'a /%s leaves no address for guests' % cidr['prefix'] if cidr['prefix'] > 30
+               else 'that is the subnet itself, not an address in it' if cidr['is_network_address'] else '')
+        if why:
+            problems.append("address (%s) must be the host's IPv4 address with a prefix length of at most 30, such"
+                            " as 192.168.150.1/24: %s" % (_text(network.get('address')), why))
+        errors.extend('kvm_network_libvirt_networks[%d] entry %s: %s.' % (index, _text(network.get('name')), problem)
+                      for problem in problems)
     return errors
 
 
@@ -383,7 +394,7 @@ def check_host_uplinks(settings, facts):
     own_bridges = [bridge.get('name') for bridge in settings.bridges] + [
         re.sub(r'^%sbridge-(.*)\.netdev$' % re.escape(prefix), r'\1', name) for name in own_files]
     errors = []
-    for bridge in settings.bridges:
+    for index, bridge in enumerate(settings.bridges):
         if not _has(bridge, 'uplink'):
             continue
         uplink = bridge['uplink']
@@ -402,8 +413,8 @@ def check_host_uplinks(settings, facts):
                        ' kvm_network_management_change_allowed: true' % ', '.join(host_addresses(link)))
         else:
             continue
-        errors.append('kvm_network_bridges entry %s: its uplink %s %s.'
-                      % (_text(bridge.get('name')), _text(uplink), problem))
+        errors.append('kvm_network_bridges[%d] entry %s: its uplink %s %s.'
+                      % (index, _text(bridge.get('name')), _text(uplink), problem))
     return errors
 
 

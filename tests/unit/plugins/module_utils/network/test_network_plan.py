@@ -15,10 +15,7 @@ import pytest
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.plan import (
     apply_plan, network_fields, plan, wanted_fields)
 
-BRIDGE_RULES = ("the name must be 1-15 characters (letters, digits, '.', '_', '-'); vlan (%s) must be 1-4094,"
-                " needs an uplink, and UPLINK.VLAN must fit in 15 characters; mtu (%s) must be 68-65535;"
-                " address (%s) must be empty, 'dhcp' or an address with its prefix length such as"
-                " 192.0.2.10/24; a gateway needs such an address.")
+NAME_RULE = "1-15 characters: letters, digits, '.', '_' and '-'"
 MANAGEMENT_TAIL = ("Changing it can cut the host off, so nothing was changed. To make this change on purpose, set"
                    " kvm_network_management_change_allowed: true; the role then applies it under a rollback timer"
                    " (kvm_network_rollback_seconds, now %s s) and restores the previous network config if the"
@@ -38,8 +35,8 @@ def errors(**overrides):
     return plan(settings(**overrides))['errors']
 
 
-def bridge_error(name, vlan='none', mtu='none', address=''):
-    return 'kvm_network_bridges entry %s: ' % name + BRIDGE_RULES % (vlan, mtu, address)
+def bridge_error(name, problem, index=0):
+    return 'kvm_network_bridges[%d] entry %s: %s.' % (index, name, problem)
 
 
 # --- Input checks ---------------------------------------------------------------------------
@@ -56,57 +53,75 @@ def test_other_distribution_is_refused():
         'kvm_network supports Debian 12 and 13 (systemd-networkd); it has no network backend for Rocky 9.4.']
 
 
-@pytest.mark.parametrize('bridge, shown', [
-    ({'name': 'br-tenant-public'}, {}),
-    ({'name': 'br-v', 'uplink': 'kvmup0', 'vlan': 4095}, {'vlan': '4095'}),
-    ({'name': 'br-v', 'uplink': 'kvmup0', 'vlan': 0}, {'vlan': '0'}),
+@pytest.mark.parametrize('bridge, problem', [
+    ({'name': 'br-tenant-public'}, 'the name must be ' + NAME_RULE),
+    ({'name': 'br-v', 'uplink': 'kvmup0', 'vlan': 4095}, 'vlan (4095) must be 1-4094'),
+    ({'name': 'br-v', 'uplink': 'kvmup0', 'vlan': 0}, 'vlan (0) must be 1-4094'),
     # A VLAN needs an uplink (the Jinja version of the plan failed on this one).
-    ({'name': 'br-v', 'vlan': 10}, {'vlan': '10'}),
-    ({'name': 'br-v', 'uplink': 'averylongnic0', 'vlan': 1000}, {'vlan': '1000'}),
-    ({'name': 'br-v', 'uplink': 'eth/0'}, {}),
-    ({'name': 'br-m', 'mtu': 40}, {'mtu': '40'}),
-    ({'name': 'br-a', 'address': '10.0.0.300/24'}, {'address': '10.0.0.300/24'}),
-    ({'name': 'br-a', 'address': 'dhcp', 'gateway': '10.0.0.1'}, {'address': 'dhcp'}),
+    ({'name': 'br-v', 'vlan': 10}, 'vlan (10) needs an uplink: the bridge enslaves UPLINK.VLAN'),
+    ({'name': 'br-v', 'uplink': 'averylongnic0', 'vlan': 1000},
+     'UPLINK.VLAN (averylongnic0.1000) must fit in 15 characters: pick a shorter uplink name'),
+    ({'name': 'br-v', 'uplink': 'eth/0'}, 'uplink (eth/0) must be ' + NAME_RULE),
+    ({'name': 'br-m', 'mtu': 40}, 'mtu (40) must be 68-65535'),
+    ({'name': 'br-a', 'address': '10.0.0.300/24'},
+     "address (10.0.0.300/24) must be empty, 'dhcp' or an address with its prefix length such as 192.0.2.10/24"),
+    ({'name': 'br-a', 'address': 'dhcp', 'gateway': '10.0.0.1'},
+     'a gateway (10.0.0.1) needs an address with its prefix length, such as 192.0.2.10/24 (got dhcp)'),
 ])
-def test_bridge_entry_message(bridge, shown):
-    assert errors(bridges=[bridge]) == [bridge_error(bridge['name'], **shown)]
+def test_bridge_entry_message(bridge, problem):
+    assert errors(bridges=[bridge]) == [bridge_error(bridge['name'], problem)]
 
 
-def test_null_vlan_and_mtu_are_shown_as_python_none_and_pass():
+def test_each_broken_rule_has_its_message():
+    assert errors(bridges=[{'name': 'br-ok'}, {'name': 'br-a!', 'mtu': 1, 'vlan': 5}]) == [
+        bridge_error('br-a!', 'the name must be ' + NAME_RULE, 1),
+        bridge_error('br-a!', 'vlan (5) needs an uplink: the bridge enslaves UPLINK.VLAN', 1),
+        bridge_error('br-a!', 'mtu (1) must be 68-65535', 1)]
+
+
+def test_null_vlan_and_mtu_pass():
     assert errors(bridges=[{'name': 'br-m', 'mtu': None, 'vlan': None, 'address': None, 'gateway': None}]) == []
-    assert errors(bridges=[{'name': 'br-m!', 'mtu': None}]) == [bridge_error('br-m!', mtu='None')]
+    assert errors(bridges=[{'name': 'br-m!', 'mtu': None}]) == [bridge_error('br-m!', 'the name must be ' + NAME_RULE)]
 
 
 def test_a_trailing_newline_is_not_part_of_a_name():
-    assert errors(bridges=[{'name': 'br-a\n'}]) == [bridge_error('br-a\n')]
+    assert errors(bridges=[{'name': 'br-a\n'}]) == [bridge_error('br-a\n', 'the name must be ' + NAME_RULE)]
     assert errors(nwfilter='clean-traffic\n')[0].startswith('kvm_network_nwfilter (clean-traffic\n) must be')
     assert errors(nwfilter='clean-traffic-gateway') == []
 
 
 def test_every_bad_bridge_is_named():
     assert errors(bridges=[{'name': 'br-a', 'mtu': 1}, {'name': 'br-ok'}, {'name': 'br-b', 'mtu': 70000}]) == [
-        bridge_error('br-a', mtu='1'), bridge_error('br-b', mtu='70000')]
+        bridge_error('br-a', 'mtu (1) must be 68-65535'), bridge_error('br-b', 'mtu (70000) must be 68-65535', 2)]
 
 
 def test_gateway_outside_the_bridge_subnet():
     assert errors(bridges=[{'name': 'br-a', 'address': '10.0.0.5/24', 'gateway': '10.0.1.1'}]) == [
-        'kvm_network_bridges entry br-a: gateway 10.0.1.1 is not an address in 10.0.0.0/24.']
+        'kvm_network_bridges[0] entry br-a: gateway 10.0.1.1 is not an address in 10.0.0.0/24.']
     assert errors(bridges=[{'name': 'br-a', 'address': '10.0.0.5/24', 'gateway': 'nonsense'}]) == [
-        'kvm_network_bridges entry br-a: gateway nonsense is not an address in 10.0.0.0/24.']
+        'kvm_network_bridges[0] entry br-a: gateway nonsense is not an address in 10.0.0.0/24.']
 
 
-@pytest.mark.parametrize('network, reason', [
-    ({'name': 'n1', 'bridge': 'virbr-n1', 'mode': 'isolated', 'address': '192.168.150.0/24'}, ''),
-    ({'name': 'n 1', 'bridge': 'virbr-n1', 'address': '192.168.150.1/31'}, ''),
-    ({'name': 'n1', 'bridge': 'virbr-n1', 'address': 'fd00::1/64'}, ''),
+ADDRESS_RULE = ("address (%s) must be the host's IPv4 address with a prefix length of at most 30, such as"
+                " 192.168.150.1/24: %s")
+
+
+@pytest.mark.parametrize('network, problems', [
+    ({'name': 'n1', 'bridge': 'virbr-n1', 'mode': 'isolated', 'address': '192.168.150.0/24'},
+     [ADDRESS_RULE % ('192.168.150.0/24', 'that is the subnet itself, not an address in it')]),
+    ({'name': 'n 1', 'bridge': 'virbr-n1', 'address': '192.168.150.1/31'},
+     ["the name may hold only letters, digits, '.', '_' and '-'",
+      ADDRESS_RULE % ('192.168.150.1/31', 'a /31 leaves no address for guests')]),
+    ({'name': 'n1', 'bridge': 'virbr-n1', 'address': 'fd00::1/64'}, [ADDRESS_RULE % ('fd00::1/64', 'it is IPv6')]),
     ({'name': 'n1', 'bridge': 'virbr-n1', 'address': '192.168.150.1'},
-     "'192.168.150.1' is not an address with a prefix length such as 192.0.2.10/24"),
+     [ADDRESS_RULE % ('192.168.150.1', "'192.168.150.1' is not an address with a prefix length such as"
+                                       " 192.0.2.10/24")]),
+    ({'name': 'n1', 'bridge': 'virbr-network-01', 'address': '192.168.150.1/24'},
+     ['the bridge (virbr-network-01) must be ' + NAME_RULE]),
 ])
-def test_libvirt_network_entry_message(network, reason):
+def test_libvirt_network_entry_message(network, problems):
     assert errors(libvirt_networks=[network]) == [
-        "kvm_network_libvirt_networks entry %s: the name may hold only letters, digits, '.', '_' and '-'; the"
-        " bridge (virbr-n1) must be 1-15 such characters; address (%s) must be the host's IPv4 address with a"
-        " prefix length of at most 30, such as 192.168.150.1/24. %s" % (network['name'], network['address'], reason)]
+        'kvm_network_libvirt_networks[0] entry %s: %s.' % (network['name'], problem) for problem in problems]
 
 
 UNIQUE = ("kvm_network_bridges and kvm_network_libvirt_networks: bridge names (%s), libvirt network names (%s)"
@@ -188,7 +203,8 @@ def test_vlans_of_one_parent_and_other_uplinks_pass():
 def test_only_the_first_failing_check_is_reported():
     # The gateway check reads the address the bridge check refused: it does not run.
     assert errors(bridges=[{'name': 'br-a', 'address': 'x', 'gateway': '10.0.0.1'}, {'name': 'br-a'}]) == [
-        bridge_error('br-a', address='x')]
+        bridge_error('br-a', "address (x) must be empty, 'dhcp' or an address with its prefix length such as"
+                             " 192.0.2.10/24")]
 
 
 # --- Host checks ----------------------------------------------------------------------------
@@ -225,7 +241,7 @@ def host_errors(bridges, files=(), **overrides):
 ])
 def test_uplink_must_exist_and_be_free(uplink, problem):
     assert host_errors([{'name': 'br-a', 'uplink': uplink}]) == [
-        'kvm_network_bridges entry br-a: its uplink %s %s.' % (uplink, problem)]
+        'kvm_network_bridges[0] entry br-a: its uplink %s %s.' % (uplink, problem)]
 
 
 def test_an_uplink_with_addresses_is_taken_over_only_when_allowed():
@@ -236,7 +252,7 @@ def test_an_uplink_with_addresses_is_taken_over_only_when_allowed():
         return plan(settings(bridges=[bridge], **overrides), facts(links=links))['host_errors']
 
     assert errors({'name': 'br-a', 'uplink': 'eth1'}, addressed) == [
-        'kvm_network_bridges entry br-a: its uplink eth1 carries addresses (198.51.100.2/24, 2001:db8::2/64) that'
+        'kvm_network_bridges[0] entry br-a: its uplink eth1 carries addresses (198.51.100.2/24, 2001:db8::2/64) that'
         ' it would lose as a port of the bridge; choose an uplink without addresses, or move them to the bridge'
         ' and set kvm_network_management_change_allowed: true.']
     assert errors({'name': 'br-a', 'uplink': 'eth1'}, addressed, management_change_allowed=True) == []
@@ -310,7 +326,7 @@ def test_only_a_device_of_the_kind_its_file_made_is_deleted():
 
 def test_missing_uplinks_are_reported_before_the_management_link():
     assert host_errors([{'name': 'br-b', 'uplink': 'eth0'}, {'name': 'br-c', 'uplink': 'nosuch'}]) == [
-        'kvm_network_bridges entry br-c: its uplink nosuch does not exist on kvm1'
+        'kvm_network_bridges[1] entry br-c: its uplink nosuch does not exist on kvm1'
         ' (links: br-old, br-other, eth0, eth1, eth2, eth3, Eth4, lo).']
 
 
