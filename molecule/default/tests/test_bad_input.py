@@ -283,7 +283,7 @@ CASES = {
         {"kvm_guests_default_profile": "turbo"}, ["kvm_guests_default_profile (turbo) must be one of"]),
     "base image from a local file URL": (
         {"kvm_guests_base_images": [{"name": "debian-13", "url": "file:///etc/shadow", "checksum": "sha256:" + "0" * 64}]},
-        ["kvm_guests_base_images entry debian-13", "url (http, https or ftp)"]),
+        ["kvm_guests_base_images[0] entry debian-13: url (file:///etc/shadow) must be http, https or ftp"]),
     "profile key that does not exist": (
         {"kvm_guests_profiles": {"general": {"turbo": True}}}, ["kvm_guests_profiles entry general:", "unknown: turbo"]),
     "native I/O over the host page cache": (

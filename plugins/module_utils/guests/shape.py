@@ -230,25 +230,28 @@ def check_places(settings):
 
 
 def check_settings(settings):
-    dirs = [settings['base_image_dir'], settings['storage_dir'], settings['definition_dir'],
-            settings['console_log_dir']]
+    dirs = [('kvm_guests_base_image_dir', settings['base_image_dir']), ('kvm_guests_storage_dir', settings['storage_dir']),
+            ('kvm_guests_definition_dir', settings['definition_dir']),
+            ('kvm_guests_console_log_dir', settings['console_log_dir'])]
     nwfilter = settings['nwfilter']
-    ok = (all(matches(DIR_RE, path) for path in dirs)
-          and len(set(dirs)) == len(dirs)
-          and matches(CPU_MODEL_RE, settings['emulated_cpu_model'])
-          and (nwfilter in ('', None) or matches(OBJECT_NAME_RE, nwfilter))
-          and settings['nwfilter_ip_learning'] in ('any', 'dhcp')
-          and to_int(settings['shutdown_timeout_seconds']) >= 10
-          and to_int(settings['emulated_tb_cache_mib']) >= 32)
-    if ok:
-        return check_places(settings)
-    return [
-        "kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_definition_dir and"
-        " kvm_guests_console_log_dir (%s) must be distinct absolute paths without quotes, '<', '>', '&' or"
-        " a trailing '/'; kvm_guests_emulated_cpu_model (%s) and kvm_guests_nwfilter (%s) must be names;"
-        " kvm_guests_nwfilter_ip_learning must be any or dhcp; kvm_guests_shutdown_timeout_seconds at"
-        " least 10; kvm_guests_emulated_tb_cache_mib at least 32."
-        % (', '.join(text(path) for path in dirs), text(settings['emulated_cpu_model']), text(nwfilter))]
+    errors = ["%s (%s) must be an absolute path without quotes, '<', '>', '&', control characters or a trailing"
+              " '/'." % (var, text(path)) for var, path in dirs if not matches(DIR_RE, path)]
+    if len(set(path for _var, path in dirs)) != len(dirs):
+        errors.append('%s must be four different directories (got %s).'
+                      % (', '.join(var for var, _path in dirs), ', '.join(text(path) for _var, path in dirs)))
+    if not matches(CPU_MODEL_RE, settings['emulated_cpu_model']):
+        errors.append('kvm_guests_emulated_cpu_model (%s) must be a CPU model name such as qemu64.'
+                      % text(settings['emulated_cpu_model']))
+    if nwfilter not in ('', None) and not matches(OBJECT_NAME_RE, nwfilter):
+        errors.append('kvm_guests_nwfilter (%s) must be a filter name such as clean-traffic.' % text(nwfilter))
+    if settings['nwfilter_ip_learning'] not in ('any', 'dhcp'):
+        errors.append('kvm_guests_nwfilter_ip_learning (%s) must be any or dhcp.' % text(settings['nwfilter_ip_learning']))
+    if to_int(settings['shutdown_timeout_seconds']) < 10:
+        errors.append('kvm_guests_shutdown_timeout_seconds (%s) must be at least 10: a guest needs time to shut'
+                      ' down over ACPI.' % text(settings['shutdown_timeout_seconds']))
+    if to_int(settings['emulated_tb_cache_mib']) < 32:
+        errors.append('kvm_guests_emulated_tb_cache_mib (%s) must be at least 32.' % text(settings['emulated_tb_cache_mib']))
+    return errors or check_places(settings)
 
 
 def check_profiles(settings, profiles, invalid):
@@ -256,47 +259,52 @@ def check_profiles(settings, profiles, invalid):
     choices = settings['profile_choices']
     errors = []
     for name, profile in profiles.items():
+        problems = []
+        if name in invalid:
+            problems.append('it must be a mapping of settings (got %s)' % json.dumps(invalid[name]))
         unknown = [key for key in profile if key not in defaults]
-        ok = (name not in invalid
-              and not unknown
-              and all(profile.get(key) in values for key, values in choices.items())
-              # O_DIRECT is what io=native needs; QEMU refuses it on top of the host page cache.
-              and (profile.get('disk_io') != 'native' or profile.get('disk_cache') in ('none', 'directsync'))
-              and number_in(profile.get('iothreads'), 1, 16)
-              and number_in(profile.get('memballoon_stats_period_seconds'), 0, 86400)
-              and all(isinstance(profile.get(key), bool) for key in PROFILE_BOOLEANS))
-        if ok:
-            continue
-        errors.append(
-            'kvm_guests_profiles entry %s: keys must be among %s (unknown: %s); %sio native needs cache none or directsync;'
-            ' iothreads 1-16; memballoon_stats_period_seconds 0-86400; memballoon, secure_boot,'
-            ' tpm and console_log true or false. Got %s.'
-            % (name, ', '.join(defaults), ', '.join(unknown) or 'none',
-               ''.join('%s one of %s; ' % (key, '/'.join(values)) for key, values in choices.items()),
-               json.dumps(invalid.get(name, profile))))
+        if unknown:
+            problems.append('keys must be among %s (unknown: %s)' % (', '.join(defaults), ', '.join(unknown)))
+        problems.extend('%s (%s) must be one of %s' % (key, text(profile.get(key)), '/'.join(values))
+                        for key, values in choices.items() if profile.get(key) not in values)
+        # O_DIRECT is what io=native needs; QEMU refuses it on top of the host page cache.
+        if profile.get('disk_io') == 'native' and profile.get('disk_cache') not in ('none', 'directsync'):
+            problems.append('disk_io native needs cache none or directsync (got disk_cache %s)'
+                            % text(profile.get('disk_cache')))
+        if not number_in(profile.get('iothreads'), 1, 16):
+            problems.append('iothreads 1-16, a whole number (got %s)' % text(profile.get('iothreads')))
+        if not number_in(profile.get('memballoon_stats_period_seconds'), 0, 86400):
+            problems.append('memballoon_stats_period_seconds 0-86400, a whole number (got %s)'
+                            % text(profile.get('memballoon_stats_period_seconds')))
+        problems.extend('%s (%s) must be true or false' % (key, text(profile.get(key)))
+                        for key in PROFILE_BOOLEANS if not isinstance(profile.get(key), bool))
+        errors.extend('kvm_guests_profiles entry %s: %s.' % (name, problem) for problem in problems)
     return errors
 
 
 def check_images(images):
     names = [image['name'] for image in images]
     errors = []
-    for image in images:
+    for index, image in enumerate(images):
         source = image['source']
-        ok = (matches(OBJECT_NAME_RE, image['name'])
-              and len(image['kinds']) == 1 and len(text(source)) > 0
-              and (image['kind'] != 'url' or matches(URL_RE, source))
-              and (image['kind'] == 'url' or matches(re.compile('^/'), source))
-              and matches(CHECKSUM_RE, image['checksum'])
-              and image['format'] in DISK_FORMATS
-              and names.count(image['name']) == 1)
-        if ok:
-            continue
-        errors.append(
-            "kvm_guests_base_images entry %s: the name may hold letters, digits, '.', '_' and '-' and must be"
-            " unique; give exactly one of src (an absolute path on the controller), path (an absolute path on"
-            " the host) or url (http, https or ftp), found %s; checksum must be sha256:, sha384: or sha512:"
-            " with the hex digest; format qcow2 or raw."
-            % (text(image['name']), ', '.join(image['kinds']) or 'none'))
+        problems = []
+        if not matches(OBJECT_NAME_RE, image['name']):
+            problems.append("the name may hold letters, digits, '.', '_' and '-'")
+        elif names.count(image['name']) > 1:
+            problems.append('the name is given more than once')
+        if len(image['kinds']) != 1 or len(text(source)) == 0:
+            problems.append('give exactly one of src (an absolute path on the controller), path (an absolute path on'
+                            ' the host) or url (http, https or ftp), found %s' % (', '.join(image['kinds']) or 'none'))
+        elif image['kind'] == 'url' and not matches(URL_RE, source):
+            problems.append('url (%s) must be http, https or ftp' % text(source))
+        elif image['kind'] != 'url' and not matches(re.compile('^/'), source):
+            problems.append('%s (%s) must be an absolute path' % (image['kind'], text(source)))
+        if not matches(CHECKSUM_RE, image['checksum']):
+            problems.append('checksum must be sha256:, sha384: or sha512: with the hex digest')
+        if image['format'] not in DISK_FORMATS:
+            problems.append('format must be qcow2 or raw (got %s)' % text(image['format']))
+        errors.extend('kvm_guests_base_images[%d] entry %s: %s.' % (index, text(image['name']), problem)
+                      for problem in problems)
     return errors
 
 
@@ -304,14 +312,16 @@ def check_names(settings, guests, profiles):
     names = [guest['name'] for guest in guests]
     invalid = [name for name in names if not matches(NAME_RE, name)]
     repeated = duplicates(names)
-    if not invalid and not repeated and settings['default_profile'] in profiles:
-        return []
-    return [
-        "kvm_guests_list: guest names must be unique and 1-63 letters, digits, '.' or '-', starting and ending"
-        " with a letter or digit (they are also hostnames and directory names): check %s.\n"
-        "kvm_guests_default_profile (%s) must be one of %s."
-        % (', '.join(text(name) for name in invalid + repeated) or 'none', text(settings['default_profile']),
-           ', '.join(profiles))]
+    errors = []
+    if invalid or repeated:
+        errors.append(
+            "kvm_guests_list: guest names must be unique and 1-63 letters, digits, '.' or '-', starting and ending"
+            " with a letter or digit (they are also hostnames and directory names): check %s."
+            % ', '.join(text(name) for name in invalid + repeated))
+    if settings['default_profile'] not in profiles:
+        errors.append('kvm_guests_default_profile (%s) must be one of %s.'
+                      % (text(settings['default_profile']), ', '.join(profiles)))
+    return errors
 
 
 def entry_of(guests, guest):
