@@ -360,12 +360,12 @@ def bad_input_run(host, tmp_path_factory):
 
 def run_cases(host, names, inventory_dir, **overrides):
     """One playbook run for the cases NAMES, each a host alias with the test host's variables,
-    the case's and OVERRIDES on top, as host variables, which outrank the group variables."""
+    OVERRIDES and then the case's on top, as host variables, which outrank the group variables."""
     hostname = host.backend.get_hostname()
     env = playbook_command(limit=hostname)[1]
     own = json.loads(subprocess.run(["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", hostname],
                                     capture_output=True, text=True, env=env, check=True).stdout)
-    aliases = {alias(case): dict(own, **CASES[case][0], **overrides) for case in names}
+    aliases = {alias(case): dict(dict(own, **overrides), **CASES[case][0]) for case in names}
     assert len(aliases) == len(names)
     cases = inventory_dir / "cases.yml"
     cases.write_text(json.dumps({"kvm_hosts": {"hosts": aliases}}, indent=1))
@@ -412,7 +412,9 @@ def fresh_bad_input_run(host, tmp_path_factory):
     try:
         add_stand_ins(in_fresh_host, libvirt=False)
         before = in_fresh_host(SNAPSHOT)
-        result = run_cases(host, FRESH_CASES, tmp_path_factory.mktemp("fresh-bad-input"), ansible_host=FRESH_HOST)
+        # Its bridges without the stand-in uplinks prepare.yml made on the test hosts only.
+        result = run_cases(host, FRESH_CASES, tmp_path_factory.mktemp("fresh-bad-input"), ansible_host=FRESH_HOST,
+                           kvm_network_bridges=[{"name": "br-guest"}, {"name": "br-open", "restricted": False}])
         after = in_fresh_host(SNAPSHOT)
     finally:
         subprocess.run([starter, "remove", FRESH_HOST], check=False, timeout=120)
