@@ -406,8 +406,10 @@ def check_host_uplinks(settings, facts):
         elif link.get('master', '') not in ['', bridge.get('name')] + own_bridges:
             problem = ('is already a port of %s, which this role does not manage: take it out of there first'
                        % link.get('master'))
-        elif host_addresses(link) and not _has(bridge, 'vlan') and not settings.management_change_allowed:
-            # A port of a bridge carries no addresses of its own: a storage or service link would go dark.
+        elif (host_addresses(link) and not _has(bridge, 'vlan') and not settings.management_change_allowed
+              and uplink not in (facts.get('management_interfaces') or [])):
+            # A port of a bridge carries no addresses of its own: a storage or service link would go
+            # dark. A management link gets check_management's message instead.
             problem = ('carries addresses (%s) that it would lose as a port of the bridge; choose an uplink'
                        ' without addresses, or move them to the bridge and set'
                        ' kvm_network_management_change_allowed: true' % ', '.join(host_addresses(link)))

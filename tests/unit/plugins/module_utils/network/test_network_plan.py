@@ -259,6 +259,10 @@ def test_an_uplink_with_addresses_is_taken_over_only_when_allowed():
     # A VLAN on it leaves its addresses where they are; a link-local address is no one's.
     assert errors({'name': 'br-a', 'uplink': 'eth1', 'vlan': 7}, addressed) == []
     assert errors({'name': 'br-a', 'uplink': 'eth1'}, bare) == []
+    # The management link's addresses are the management guard's business, with its own message.
+    managed = dict(LINKS, eth0=dict(link(), ipv4=['10.0.0.2/24']))
+    assert errors({'name': 'br-a', 'uplink': 'eth0'}, managed)[0].startswith(
+        'kvm_network_bridges entry br-a enslaves eth0, but eth0 is a management interface of kvm1')
 
 
 def test_a_network_libvirt_has_on_another_bridge_is_not_taken_over():
