@@ -21,6 +21,7 @@ MARKER = '# Managed by kvmcloud.hypervisor (keys below and any key set in place 
 # The comment that records the keys one caller set, so a key it no longer sets can go.
 RECORD = '# Keys set by %s: %s'
 _RECORD = re.compile(r'^# Keys set by (?P<owner>[A-Za-z0-9_.-]+):(?P<keys>[A-Za-z0-9_ ]*)\n?', re.M)
+_OWNER = re.compile(r'[A-Za-z0-9_.-]+\Z')
 
 # What libvirt's virConfParseName accepts.
 _NAME = re.compile(r'^[A-Za-z][A-Za-z0-9_]*\Z')
@@ -90,10 +91,14 @@ def recorded_keys(text, owner):
     return []
 
 
+def _is_record_of(line, owner):
+    found = _RECORD.match(line)
+    return found is not None and found.group('owner') == owner
+
+
 def _with_record(text, owner, keys):
     """text with owner's record comment listing keys, just below MARKER (added when missing)."""
-    lines = [line for line in text.splitlines(True)
-             if not (_RECORD.match(line) and _RECORD.match(line).group('owner') == owner)]
+    lines = [line for line in text.splitlines(True) if not _is_record_of(line, owner)]
     if not keys:
         return ''.join(lines)
     if lines and not lines[-1].endswith('\n'):
@@ -119,6 +124,8 @@ def edit_libvirt_conf(text, settings, record=None):
     ValueError for a name or value libvirt cannot read.
     """
     text = text or ''
+    if record is not None and not _OWNER.match(record):
+        raise ValueError('record=%r: a name of letters, digits and ._- only' % record)
     if record:
         dropped = [key for key in recorded_keys(text, record) if key not in settings]
         settings = dict(settings, **dict((key, None) for key in dropped))

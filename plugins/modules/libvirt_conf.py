@@ -228,8 +228,6 @@ def plan(module, spec):
     """Reads one file and works out its new text: {path, before, after, changed_keys}."""
     path = os.path.realpath(spec['path'])
     settings = spec['settings'] or {}
-    if spec.get('record') and not re.match(r'[A-Za-z0-9_.-]+\Z', spec['record']):
-        module.fail_json(msg='record=%r: a name of letters, digits and ._- only' % spec['record'])
     try:
         before = read_text(path)
     except (IOError, OSError) as exc:

@@ -82,7 +82,8 @@ CASES = {
     "bridge MTU below what IPv4 needs": (
         {"kvm_network_bridges": [{"name": "br-m", "mtu": 40}]}, ["kvm_network_bridges[0] entry br-m", "mtu (40) must be 68-65535"]),
     "host address that is not an address": (
-        {"kvm_network_bridges": [{"name": "br-a", "address": "10.0.0.300/24"}]}, ["kvm_network_bridges[0] entry br-a", "address (10.0.0.300/24) must be empty"]),
+        {"kvm_network_bridges": [{"name": "br-a", "address": "10.0.0.300/24"}]},
+        ["kvm_network_bridges[0] entry br-a", "address (10.0.0.300/24) must be empty"]),
     "NAT network given its subnet instead of the host address": (
         {"kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "mode": "isolated", "address": "192.168.150.0/24"}]},
         ["kvm_network_libvirt_networks[0] entry n1", "the host's IPv4 address"]),

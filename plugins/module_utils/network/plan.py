@@ -155,6 +155,7 @@ def bridge_problems(bridge):
     uplink = _or_empty(bridge.get('uplink'))
     mtu = bridge.get('mtu')
     address = _or_empty(bridge.get('address'))
+    valid_address = cidr_info(address)['valid']
     problems = []
     if not _match(IFNAME_RE, bridge.get('name')):
         problems.append('the name must be ' + NAME_RULE)
@@ -169,10 +170,10 @@ def bridge_problems(bridge):
                         % (_text(uplink), _text(vlan)))
     if mtu is not None and not 68 <= _int(mtu) <= 65535:
         problems.append('mtu (%s) must be 68-65535' % _text(mtu))
-    if address not in ('', 'dhcp') and not cidr_info(address)['valid']:
+    if address not in ('', 'dhcp') and not valid_address:
         problems.append("address (%s) must be empty, 'dhcp' or an address with its prefix length such as"
                         " 192.0.2.10/24" % _text(address))
-    elif _or_empty(bridge.get('gateway')) != '' and not cidr_info(address)['valid']:
+    elif _or_empty(bridge.get('gateway')) != '' and not valid_address:
         problems.append('a gateway (%s) needs an address with its prefix length, such as 192.0.2.10/24 (got %s)'
                         % (_text(bridge.get('gateway')), _text(address) or 'none'))
     return problems

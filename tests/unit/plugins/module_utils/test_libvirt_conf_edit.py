@@ -209,3 +209,8 @@ def test_record_is_added_to_a_file_whose_keys_were_set_in_place():
     after, changed = edit_libvirt_conf(text, {'max_files': 4096}, record='kvm_host')
     assert (after, changed) == ('max_files = 4096\n' + MARKER + '\n# Keys set by kvm_host: max_files\n', [])
     assert edit_libvirt_conf(after, {'max_files': 4096}, record='kvm_host') == (after, [])
+
+
+def test_a_record_name_must_be_a_plain_word():
+    with pytest.raises(ValueError, match='record='):
+        edit_libvirt_conf('', {'max_files': 1}, record='a: b\n')
