@@ -24,6 +24,33 @@ KVMCLOUD_CACHE=$(realpath -m "${KVMCLOUD_CACHE:-/var/cache/kvmcloud}")
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# The Python the controller virtualenvs are made with: KVMCLOUD_PYTHON if set, else the first of
+# python3, python3.14, python3.13, python3.12 (on PATH, then under pyenv's versions) that
+# requirements.txt's `# controller-python:` line admits (the `ansible` package pinned there
+# installs only on those). Debian 12's python3 (3.11) is too old for ansible 13 and later;
+# Debian 13's (3.13) will do.
+controller_python() {
+  local minimum candidate
+  minimum=$(sed -n 's/^#[[:space:]]*controller-python:[[:space:]]*>=\([0-9.]*\).*/\1/p' "$REPO_ROOT/requirements.txt")
+  [ -n "$minimum" ] || { echo "requirements.txt has no '# controller-python: >=X.Y' line" >&2; return 1; }
+  for candidate in ${KVMCLOUD_PYTHON:-} python3 python3.14 python3.13 python3.12 \
+    "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3; do
+    [ -x "$candidate" ] || candidate=$(command -v "$candidate" 2>/dev/null) || continue
+    # pyenv's shims answer for versions that are not selected, and then fail: run it to know.
+    if "$candidate" -c "import sys, venv; sys.exit(sys.version_info < tuple(map(int, '$minimum'.split('.'))))" 2>/dev/null; then
+      "$candidate" -c 'import sys; print(sys.executable)'
+      return 0
+    fi
+    if [ "$candidate" = "${KVMCLOUD_PYTHON:-}" ]; then
+      echo "KVMCLOUD_PYTHON=$candidate is not a Python $minimum or newer with venv" >&2
+      return 1
+    fi
+  done
+  echo "no Python $minimum or newer found (the ansible package pinned in requirements.txt needs it);" \
+    "Debian 13 has one as python3, on Debian 12 install one (pyenv, for one) and set KVMCLOUD_PYTHON" >&2
+  return 1
+}
+
 ensure_apt_packages() {
   local missing=() pkg
   for pkg in "$@"; do
@@ -58,16 +85,17 @@ ensure_docker() {
 # DIR's stamp already holds WANT (a hash of what those requirements are). With --clear a
 # rebuild starts from an empty virtualenv, so a pin taken out leaves nothing behind.
 ensure_venv_at() {
-  local dir=$1 requirements=$2 want=$3 clear=() stamp=$1/.requirements.sha256
+  local dir=$1 requirements=$2 want=$3 clear=() stamp=$1/.requirements.sha256 python
   [ "${4:-}" = --clear ] && clear=(--clear)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
   log "Creating the virtualenv $dir from $requirements"
   rm -f "$stamp"
-  if ! python3 -m venv "${clear[@]}" "$dir" 2>/dev/null; then
+  python=$(controller_python)
+  if ! "$python" -m venv "${clear[@]}" "$dir" 2>/dev/null; then
     ensure_apt_packages python3-venv
-    python3 -m venv "${clear[@]}" "$dir"
+    "$python" -m venv "${clear[@]}" "$dir"
   fi
   "$dir/bin/pip" install -q --upgrade pip >/dev/null
   "$dir/bin/pip" install -q -r "$requirements" >&2
@@ -122,10 +150,11 @@ prune_cache_siblings() {
 }
 
 # The main virtualenv: KVMCLOUD_VENV if set, else $KVMCLOUD_CACHE/venvs/main-HASH (HASH: of
-# requirements.txt) with .venv linked to it.
+# requirements.txt and the Python) with .venv linked to it.
 ensure_venv() {
-  local want dir
-  want=$(sha256sum "$REPO_ROOT/requirements.txt" | cut -d' ' -f1)
+  local want dir python
+  python=$(controller_python)
+  want=$( { "$python" --version; cat "$REPO_ROOT/requirements.txt"; } | sha256sum | cut -d' ' -f1)
   if [ -n "${KVMCLOUD_VENV:-}" ]; then
     ensure_venv_at "$VENV" "$REPO_ROOT/requirements.txt" "$want"
     return 0

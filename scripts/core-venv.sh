@@ -5,23 +5,25 @@
 # which every checkout on the machine with the same pins shares.
 # The pins come from requirements.txt, the project's one requirements file:
 #   - a `# core-matrix: ansible-core==X.Y.Z [PKG==VER...]` comment line per version, where the
-#     optional PKG==VER pins replace or add to the tool pins for that version only;
+#     optional PKG==VER pins replace or add to the tool pins for that version only (`ansible==`
+#     among them brings that release's collections);
 #   - for the version requirements.txt itself pins, its ansible-core line when no matrix line names it;
 #   - the tool pins (molecule, molecule-plugins[docker], pytest-testinfra, pytest, pytest-xdist).
-# The `ansible` package is left out (it pins its own ansible-core): the collections we depend on
-# come from the bundle in the main virtualenv, which is made (ensure_venv of bootstrap.sh) if needed.
-# The bundle's ansible_collections is linked into the new virtualenv's site-packages, where the
-# `ansible` package would have put it, so Ansible finds it on sys.path as in the main virtualenv,
-# also where ANSIBLE_COLLECTIONS_PATH is overridden (molecule/*/molecule.yml, ansible-test).
+# The main virtualenv's `ansible` pin is left out (it pins its own ansible-core). A matrix line
+# that pins an `ansible` release of its own gets that release's collections; otherwise the bundle
+# in the main virtualenv (made by ensure_venv of bootstrap.sh if needed) is linked into the new
+# virtualenv's site-packages, where the `ansible` package would have put it, so Ansible finds it
+# on sys.path as in the main virtualenv, also where ANSIBLE_COLLECTIONS_PATH is overridden
+# (molecule/*/molecule.yml, ansible-test).
 # Safe to rerun: a stamp holding the hash of what was installed makes a rerun do nothing, and
 # a changed pin gets a virtualenv of its own, built from scratch (the hash covers the pins,
-# python3's version and the `ansible` pin whose bundle is linked in).
+# the Python's version and the `ansible` pin whose bundle is linked in).
 #
-# Usage: scripts/core-venv.sh VERSION        (VERSION is a minor version, e.g. 2.17)
+# Usage: scripts/core-venv.sh VERSION        (VERSION is a minor version, e.g. 2.19)
 # Prints the virtualenv's path on stdout. VENV.collections.env (beside it, in the checkout) sets
 # ANSIBLE_COLLECTIONS_PATH to the checkout's .collections plus the bundle; VENV/bundle-path
 # holds the bundle path alone. For example:
-#   venv=$(scripts/core-venv.sh 2.17) && . "$venv/bin/activate" && . "$venv.collections.env"
+#   venv=$(scripts/core-venv.sh 2.19) && . "$venv/bin/activate" && . "$venv.collections.env"
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -31,7 +33,7 @@ shopt -s inherit_errexit
 TOOLS=(molecule molecule-plugins pytest-testinfra pytest pytest-xdist)
 
 usage() {
-  echo "usage: $0 VERSION   (an ansible-core minor version, e.g. 2.17)" >&2
+  echo "usage: $0 VERSION   (an ansible-core minor version, e.g. 2.19)" >&2
   exit 2
 }
 
@@ -119,7 +121,7 @@ ensure_core_venv() {
   CORE_VENV=$REPO_ROOT/.cache/venvs/core-$version
   pins=$(version_pins "$version")
   want=$( {
-    python3 --version
+    "$(controller_python)" --version
     echo "$pins"
     requirement_pins | grep -E '^ansible==' || true
   } | sha256sum | cut -d' ' -f1)
@@ -138,6 +140,11 @@ build_core_venv() {
   echo "$pins" >"$dir.pins"
   ensure_venv_at "$dir" "$dir.pins" "$want" --clear
   site=$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if grep -q '^ansible==' <<<"$pins"; then
+    # The `ansible` release of this line brought its own collections.
+    echo "$site" >"$dir/bundle-path"
+    return 0
+  fi
   if [ "$(readlink "$site/ansible_collections")" != "$bundle/ansible_collections" ]; then
     ln -sfn "$bundle/ansible_collections" "$site/ansible_collections.new"
     mv -fT "$site/ansible_collections.new" "$site/ansible_collections"
@@ -154,6 +161,7 @@ main() {
   ensure_venv >&2
   bundle=$(bundle_path)
   ensure_core_venv "$1" "$bundle" >&2
+  bundle=$(cat "$CORE_VENV/bundle-path")
   # In the checkout: its .collections is this checkout's own.
   printf 'export ANSIBLE_COLLECTIONS_PATH=%q\n' "$COLLECTIONS_DIR:$bundle" >"$CORE_VENV.collections.env"
   echo "$CORE_VENV"

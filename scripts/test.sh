@@ -15,9 +15,10 @@ quick=false
 suite_started=$SECONDS
 # qemu boots the VMs of the apparmor and selinux scenarios; mmdebstrap and e2fsprogs build their disks,
 # dosfstools, mtools and fdisk the guest image's EFI partition and GPT. virt-xml-validate
-# (libvirt-clients, libxml2-utils) checks the guest templates in the unit tests.
+# (libvirt-clients, libxml2-utils) checks the guest templates in the unit tests. chromium renders
+# the docs site's pages.
 ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-client \
-  dosfstools mtools fdisk libvirt-clients libxml2-utils
+  dosfstools mtools fdisk libvirt-clients libxml2-utils chromium
 bootstrap bookworm trixie
 log "bootstrap done after $((SECONDS - suite_started)) s"
 
@@ -79,6 +80,7 @@ build_and_install_collection() {
     ansible-galaxy collection install --offline --no-deps --force -p "$out/collections" \
       "$out"/kvmcloud-hypervisor-*.tar.gz &&
     test -f "$out/collections/ansible_collections/kvmcloud/hypervisor/MANIFEST.json" &&
+    test -f "$out/collections/ansible_collections/kvmcloud/hypervisor/docs/docsite/rst/hardening-baseline.rst" &&
     (cd / && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$out/collections" \
       ansible-doc kvmcloud.hypervisor.kvm_host_facts kvmcloud.hypervisor.kvm_audit \
       kvmcloud.hypervisor.libvirt_conf kvmcloud.hypervisor.kvm_network_facts >/dev/null &&
@@ -86,9 +88,37 @@ build_and_install_collection() {
       ansible-doc -t filter kvmcloud.hypervisor.cidr_info >/dev/null)
 }
 
-# The controller support matrix: ansible-core 2.19 is the main virtualenv's; the older
-# versions each get a virtualenv of their own (scripts/core-venv.sh, pins in requirements.txt).
-older_cores=(2.17 2.18)
+# The tarball installed with its dependencies resolved, offline, against the collections of the
+# `ansible` package in the active virtualenv: galaxy.yml's ranges must admit the versions it ships.
+install_with_dependencies() {
+  local out tarball
+  out=$(mktemp -d)
+  tarball=$(echo "$PWD"/.cache/build/kvmcloud-hypervisor-*.tar.gz)
+  echo "== $(ansible --version | head -1), $(pip list 2>/dev/null | grep -E '^ansible ' | tr -s ' ')"
+  (cd / && env -u ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH="$out" \
+    ansible-galaxy collection install --offline -p "$out" "$tarball") &&
+    test -f "$out/ansible_collections/kvmcloud/hypervisor/MANIFEST.json"
+  local rc=$?
+  rm -rf "$out"
+  return $rc
+}
+export -f install_with_dependencies
+
+# install_with_dependencies under the main virtualenv, then under each older CORE's.
+tarball_with_dependencies() {
+  local core venv
+  install_with_dependencies || return 1
+  for core in "$@"; do
+    venv=$(scripts/core-venv.sh "$core") &&
+      PATH="$venv/bin:$PATH" VIRTUAL_ENV=$venv install_with_dependencies || return 1
+  done
+}
+
+# The controller support matrix: the main virtualenv's ansible-core (the newest) and the older
+# versions, each with a virtualenv of its own (scripts/core-venv.sh, pins in requirements.txt).
+main_core=$(sed -n 's/^ansible-core==\([0-9]*\.[0-9]*\)\..*/\1/p' requirements.txt)
+older_cores=(2.19 2.20)
+oldest_core=${older_cores[0]}
 
 # Runs a command with the controller virtualenv of an older ansible-core on PATH.
 with_core() {
@@ -97,25 +127,29 @@ with_core() {
     PATH="$venv/bin:$PATH" VIRTUAL_ENV=$venv "$@"
 }
 
-# The collection in a team's larger playbook, from the tarball, under every ansible-core of
-# the matrix: converge, idempotence and verify of the Molecule scenario `larger` (one
-# container), plus sanity and units for the older versions. One after another: the
-# scenario's Molecule state is shared.
+# Sanity and units under every ansible-core of the matrix; the collection in a team's larger
+# playbook, from the tarball (converge, idempotence and verify of the Molecule scenario `larger`,
+# one container), under the newest and the oldest. One after another: the scenario's Molecule
+# state is shared.
 controller_matrix() {
-  step "larger playbook from the tarball (ansible-core 2.19)" 480 tests/larger/run.sh
+  step "larger playbook from the tarball (ansible-core $main_core)" 480 tests/larger/run.sh
   local core
   for core in "${older_cores[@]}"; do
     step "ansible-test sanity and units (ansible-core $core)" 300 with_core "$core" scripts/ansible-test.sh
-    step "larger playbook from the tarball (ansible-core $core)" 480 with_core "$core" tests/larger/run.sh
   done
+  step "the tarball installs with the collections of each ansible release of the matrix" 60 \
+    tarball_with_dependencies "${older_cores[@]}"
+  step "larger playbook from the tarball (ansible-core $oldest_core)" 480 \
+    with_core "$oldest_core" tests/larger/run.sh
 }
 
 # What needs only the controller: lint, packaging, sanity and units.
 controller_checks() {
   step "ansible-lint (production profile)" 190 ansible-lint --nocolor
+  step "docs: antsibull-docs lint, the site built, its pages in Chromium" 240 scripts/docs-site.sh
   step "packaging: changelog, galaxy-importer, ansible-builder create" 190 \
     bash -c 'scripts/package-checks.sh .cache/build/kvmcloud-hypervisor-*.tar.gz'
-  step "ansible-test sanity and units (ansible-core 2.19)" 300 scripts/ansible-test.sh
+  step "ansible-test sanity and units (ansible-core $main_core)" 300 scripts/ansible-test.sh
 }
 
 vm_flavors=(apparmor-trixie selinux-bookworm)

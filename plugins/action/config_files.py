@@ -15,12 +15,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.template import generate_ansible_template_vars
 
-try:  # ansible-core 2.19 and later: templates must be marked as trusted
-    from ansible.template import trust_as_template
-    AnsibleEnvironment = None
-except ImportError:  # ansible-core 2.17 and 2.18
-    from ansible.template import AnsibleEnvironment
-    trust_as_template = None
+from ansible.template import trust_as_template
 
 MODULE = 'kvmcloud.hypervisor.config_files'
 # What ansible.builtin.template renders with unless told otherwise.
@@ -110,23 +105,11 @@ class ActionModule(ActionBase):
         variables.update(extra_vars)
 
         try:
-            if trust_as_template is not None:
-                data = trust_as_template(self._loader.get_text_file_contents(source))
-                templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=variables)
-                overrides = dict(TEMPLATE_OVERRIDES, newline_sequence=NEWLINE_SEQUENCE)
-                rendered = templar.template(data, escape_backslashes=False, overrides=overrides)
-            else:
-                real = self._loader.get_real_file(source)
-                try:
-                    with open(real, 'rb') as handle:
-                        data = to_text(handle.read(), errors='surrogate_or_strict')
-                finally:
-                    self._loader.cleanup_tmp_file(real)
-                templar = self._templar.copy_with_new_env(environment_class=AnsibleEnvironment, searchpath=searchpath,
-                                                          newline_sequence=NEWLINE_SEQUENCE,
-                                                          available_variables=variables)
-                rendered = templar.do_template(data, preserve_trailing_newlines=True, escape_backslashes=False,
-                                               overrides=dict(TEMPLATE_OVERRIDES))
+            # Templates from files must be marked as trusted to be rendered (ansible-core 2.19 and later).
+            data = trust_as_template(self._loader.get_text_file_contents(source))
+            templar = self._templar.copy_with_new_env(searchpath=searchpath, available_variables=variables)
+            overrides = dict(TEMPLATE_OVERRIDES, newline_sequence=NEWLINE_SEQUENCE)
+            rendered = templar.template(data, escape_backslashes=False, overrides=overrides)
         except AnsibleError as exc:
             raise AnsibleActionFail('%s: template %s: %s' % (label, name, to_text(exc)))
         except UnicodeError:
