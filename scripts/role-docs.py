@@ -18,7 +18,13 @@ section's first table the first time. The check fails when, for a role:
   - an option's default in the argument spec differs from defaults/main.yml;
   - an option is missing from defaults/main.yml (unless it is required and has no default),
     or defaults/main.yml sets a variable the argument spec does not document;
-  - an entry point other than main declares other option names than main.
+  - an entry point other than main declares other option names than main;
+  - an argument spec carries a default that is a template (defaults/main.yml holds it: ansible-doc
+    and antsibull-docs check a spec's default against the option's type, and a template is no
+    value until the play runs; the README's table shows the template from defaults/main.yml);
+  - the README's "## Variables of other roles" section does not list, as the code span opening
+    each bullet, exactly the other roles' variables (and kvmcloud_role_packages) that the role's
+    tasks, handlers, vars, defaults and templates use.
 """
 
 import argparse
@@ -139,10 +145,14 @@ def flow(value):
     return json.dumps(value, ensure_ascii=False)
 
 
-def default_cell(spec, top_level):
-    """The Default column: the spec's default as YAML flow in a code span."""
+def is_template(value):
+    return isinstance(value, str) and "{{" in value
+
+
+def default_cell(spec, top_level, template=None):
+    """The Default column: the spec's default (or defaults/main.yml's template) as YAML flow."""
     if "default" not in spec:
-        return ""
+        return code(flow(template)) if template is not None else ""
     value = spec["default"]
     rendered = flow(value)
     if top_level and isinstance(value, (dict, list)) and len(rendered) > MAX_FLOW_DEFAULT:
@@ -173,20 +183,21 @@ def walk(options, prefix=""):
         yield from walk(spec.get("options"), child_prefix(prefix + name, spec))
 
 
-def table_row(name, spec, top_level):
+def table_row(name, spec, top_level, defaults):
+    template = defaults.get(name) if top_level and is_template(defaults.get(name)) else None
     cells = [
         code(name),
         type_cell(spec),
-        default_cell(spec, top_level),
+        default_cell(spec, top_level, template),
         "yes" if spec.get("required") else "no",
         description(spec),
     ]
     return "| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |"
 
 
-def render_block(options):
+def render_block(options, defaults):
     """The generated part of the README, markers included, as a list of lines."""
-    rows = [table_row(*option) for option in walk(options)]
+    rows = [table_row(*option, defaults) for option in walk(options)]
     return [BEGIN, *HEADER, *rows, END]
 
 
@@ -205,6 +216,10 @@ def check_defaults(options, defaults):
         if name not in defaults:
             if "default" in spec or not spec.get("required"):
                 problems.append(f"{name}: in meta/argument_specs.yml but not in defaults/main.yml")
+        elif is_template(defaults[name]):
+            if "default" in spec:
+                problems.append(f"{name}: meta/argument_specs.yml repeats the template default "
+                                f"{flow(spec['default'])}; leave it to defaults/main.yml")
         elif "default" not in spec:
             problems.append(f"{name}: no default in meta/argument_specs.yml, "
                             f"defaults/main.yml has {flow(defaults[name])}")
@@ -317,6 +332,64 @@ def check_readme(readme, block, write):
             + "\n".join(diff)]
 
 
+# ---- Variables a role reads from other roles -------------------------------------------
+
+OTHERS_HEADING = "## Variables of other roles"
+# Set by playbooks/kvm_host.yml, read by the roles that install packages.
+SHARED_VARIABLES = {"kvmcloud_role_packages"}
+# Where a role uses variables; files/ and meta/ only mention them in prose.
+USING_DIRS = ("tasks", "handlers", "vars", "defaults", "templates")
+
+
+def all_role_variables():
+    """Every role's documented variables, and the shared ones."""
+    names = set(SHARED_VARIABLES)
+    for spec in ROOT.glob("roles/*/meta/argument_specs.yml"):
+        names |= set(((load_yaml(spec) or {}).get("argument_specs") or {}).get("main", {}).get("options") or {})
+    return names
+
+
+def used_variables_of_others(role, known):
+    """The variables of other roles (and shared ones) that the role's own files use."""
+    words = set()
+    for folder in USING_DIRS:
+        for path in (role / folder).rglob("*"):
+            if path.is_file():
+                text = "\n".join(line for line in path.read_text(encoding="utf-8").split("\n")
+                                 if not line.lstrip().startswith("#"))
+                words |= set(re.findall(r"\b[a-z][a-z0-9_]*\b", text))
+    return {word for word in words & known if not word.startswith(role.name + "_")}
+
+
+def listed_variables_of_others(lines):
+    """The variables the README's section lists, one code span opening each bullet; None without it."""
+    if OTHERS_HEADING not in lines:
+        return None
+    listed = set()
+    for line in lines[lines.index(OTHERS_HEADING) + 1:]:
+        if line.startswith("## "):
+            break
+        match = re.match(r"- `([a-z0-9_]+)`", line)
+        if match:
+            listed.add(match.group(1))
+    return listed
+
+
+def check_variables_of_others(role, known):
+    readme = role / "README.md"
+    used = used_variables_of_others(role, known)
+    listed = listed_variables_of_others(readme.read_text(encoding="utf-8").split("\n"))
+    relative = readme.relative_to(ROOT)
+    if listed is None:
+        return [f"{relative}: no '{OTHERS_HEADING}' section (the role uses: {', '.join(sorted(used)) or 'none'})"]
+    problems = []
+    if used - listed:
+        problems.append(f"{relative}: '{OTHERS_HEADING}' misses {', '.join(sorted(used - listed))}, which the role uses")
+    if listed - used:
+        problems.append(f"{relative}: '{OTHERS_HEADING}' lists {', '.join(sorted(listed - used))}, which the role does not use")
+    return problems
+
+
 # ---- Main ----------------------------------------------------------------------------------
 
 def check_role(role, write):
@@ -328,7 +401,8 @@ def check_role(role, write):
     defaults = load_yaml(role / "defaults" / "main.yml") or {}
     problems = [f"{role.name}: {p}" for p in check_defaults(options, defaults)]
     problems += [f"{role.name}: {p}" for p in check_entry_points(specs)]
-    problems += check_readme(role / "README.md", render_block(options), write)
+    problems += check_readme(role / "README.md", render_block(options, defaults), write)
+    problems += check_variables_of_others(role, all_role_variables())
     return problems
 
 

@@ -12,7 +12,7 @@ name: kvm_network_apply
 short_description: Work out what applying kvm_network's changed networkd files takes
 version_added: 0.4.0
 description:
-  - From the plan of M(kvmcloud.hypervisor.kvm_network_plan#filter), the facts read before the
+  - From the plan of P(kvmcloud.hypervisor.kvm_network_plan#filter), the facts read before the
     files were written, and the paths M(kvmcloud.hypervisor.config_files) changed, lists the links
     to reconfigure, create and delete, the files to put back on a rollback, and the management
     interfaces among the links.

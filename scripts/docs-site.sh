@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The collection's docs site: `antsibull-docs lint-collection-docs` on the collection (plugin
+# and role docs, and the guides in docs/docsite), then the site built with antsibull-docs and
+# Sphinx from the `antsibull-docs sphinx-init` layout in docs/site, into
+# .cache/docs-site/build/html, then every page checked in headless Chromium
+# (tests/docs/check_site.py).
+#
+# Usage: scripts/docs-site.sh        (from an active virtualenv with requirements.txt installed;
+#                                     Debian's chromium for the last step)
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
+site=$repo_root/.cache/docs-site
+collection=$repo_root/.collections/ansible_collections/kvmcloud/hypervisor
+# The checkout as installed (scripts/bootstrap.sh links it there); the `ansible` package brings the rest.
+export ANSIBLE_COLLECTIONS_PATH=$repo_root/.collections
+
+echo "== antsibull-docs lint-collection-docs --plugin-docs"
+antsibull-docs lint-collection-docs --plugin-docs "$collection"
+
+echo "== the docs site, built into $site/build/html"
+rm -rf "$site" && mkdir -p "$site"
+cp -a "$repo_root/docs/site/." "$site/"
+"$site/build.sh" >"$site/build.log" 2>&1 || { cat "$site/build.log"; exit 1; }
+grep -E '^build succeeded' "$site/build.log"
+
+echo "== the pages, rendered in headless Chromium"
+python "$repo_root/tests/docs/check_site.py" "$site/build/html" "$repo_root"
