@@ -848,6 +848,22 @@ CONTROLS = [
 
 CONTROL_IDS = [control[0] for control in CONTROLS]
 
+# Controls that cannot pass without an active SELinux or AppArmor: on a host without one (a
+# container sees none), their failure is H1's, and their results say so.
+NEED_MAC = ('Q1', 'Q2', 'Q3')
+
+
+def mark_consequences(ctx, results):
+    """Point the failures that follow from H1 (no MAC active) at it: follows_from and evidence."""
+    if ctx.security['mac'] != 'none':
+        return
+    where = ' in this %s container' % ctx.container if ctx.container else ''
+    for result in results:
+        if result['id'] in NEED_MAC and result['status'] == FAIL:
+            result['follows_from'] = 'H1'
+            result['evidence'] = 'follows from H1 (no SELinux or AppArmor active%s): %s' % (where, result['evidence'])
+            result['remediation'] = 'Fix H1 first, then: %s' % result['remediation']
+
 
 def run_audit(ctx, only=None, skip=None):
     results = []
@@ -867,6 +883,8 @@ def run_audit(ctx, only=None, skip=None):
             'status': status,
             'evidence': evidence,
             'remediation': remediation if status in (FAIL, UNKNOWN) else '',
+            'follows_from': '',
         })
+    mark_consequences(ctx, results)
     counts = dict((status, sum(1 for r in results if r['status'] == status)) for status in STATUSES)
     return results, counts

@@ -119,12 +119,20 @@ controls:
     remediation:
       description: What to do; empty for C(pass) and C(not_applicable).
       type: str
+    follows_from:
+      description:
+        - The control whose failure this one follows from, else empty. C(H1) for Q1, Q2 and Q3 failing on a host
+          without an active SELinux or AppArmor (such as a container), whose evidence then starts with
+          C(follows from H1).
+      type: str
+      sample: H1
   sample:
     - id: H2
       title: KSM off
       status: pass
       evidence: /sys/kernel/mm/ksm/run = 0
       remediation: ""
+      follows_from: ""
 counts:
   description: Number of controls per status.
   returned: always
@@ -140,6 +148,12 @@ failed_controls:
   type: list
   elements: str
   sample: [L2, Q2]
+skipped:
+  description: Ids of the controls not evaluated (left out by O(controls) or O(skip)), in baseline order.
+  returned: always
+  type: list
+  elements: str
+  sample: [H5]
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -170,7 +184,9 @@ def main():
     ctx = AuditContext(HostFS('/'), CommandRunner(module), options=module.params)
     results, counts = run_audit(ctx, only=only, skip=skip)
     failed = [result['id'] for result in results if result['status'] == 'fail']
-    output = dict(changed=False, controls=results, counts=counts, passed=not failed, failed_controls=failed)
+    evaluated = set(result['id'] for result in results)
+    output = dict(changed=False, controls=results, counts=counts, passed=not failed, failed_controls=failed,
+                  skipped=[control_id for control_id in CONTROL_IDS if control_id not in evaluated])
     if failed and module.params['fail_on_fail']:
         module.fail_json(msg='Baseline controls failed: %s' % ', '.join(failed), **output)
     module.exit_json(**output)

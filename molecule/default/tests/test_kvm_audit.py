@@ -36,6 +36,8 @@ def test_the_container_test_bed_is_not_reported_as_confined(host, hostname):
     assert controls["Q1"]["status"] == "fail"
     assert controls["Q2"]["status"] == "fail"
     assert "security_require_confined != 1" in controls["Q2"]["evidence"]
+    # Both are H1's doing, and say so.
+    assert (controls["Q1"]["follows_from"], controls["Q2"]["follows_from"]) == ("H1", "H1")
 
 
 def test_weakened_controls_and_only_those_turn_to_fail(host, hostname):

@@ -106,6 +106,8 @@ def test_weakened_confinement_and_world_readable_socket_fail_exactly(make_host):
     assert 'ro socket mode 0777' in results['L4']['evidence']
     assert 'security_require_confined != 1' in results['Q2']['evidence']
     assert results['Q2']['remediation']
+    # AppArmor is active: the failure is Q2's own.
+    assert results['Q2']['follows_from'] == ''
     assert counts['fail'] == 2
 
 
@@ -168,6 +170,11 @@ def test_no_lsm_with_apparmor_driver_configured_fails_h1_and_q1(make_host):
     assert 'docker container' in results['H1']['evidence']
     assert results['Q1']['status'] == 'fail'
     assert 'no SELinux/AppArmor on this host for apparmor' in results['Q1']['evidence']
+    # The failure is H1's, and the result points there.
+    assert results['Q1']['follows_from'] == 'H1'
+    assert results['Q1']['evidence'].startswith('follows from H1 (no SELinux or AppArmor active in this docker container): ')
+    assert results['Q1']['remediation'].startswith('Fix H1 first, then: ')
+    assert results['H1']['follows_from'] == ''
 
 
 def test_selinux_enforcing_passes_h1_permissive_fails(make_host):
