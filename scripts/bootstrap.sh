@@ -22,7 +22,8 @@ COLLECTIONS_DIR=$REPO_ROOT/.collections
 # Absolute: the checkout's links point at it.
 KVMCLOUD_CACHE=$(realpath -m "${KVMCLOUD_CACHE:-/var/cache/kvmcloud}")
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each line says how long the run has taken so far, so a slow step shows itself.
+log() { printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # The Python the controller virtualenvs are made with: KVMCLOUD_PYTHON if set, else the first of
 # python3, python3.14, python3.13, python3.12 (on PATH, then under pyenv's versions) that
@@ -90,7 +91,7 @@ ensure_venv_at() {
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
-  log "Creating the virtualenv $dir from $requirements"
+  log "Creating the virtualenv $dir from $requirements (pip, quiet: about a minute)"
   rm -f "$stamp"
   python=$(controller_python)
   if ! "$python" -m venv "${clear[@]}" "$dir" 2>/dev/null; then

@@ -16,7 +16,7 @@ inventory=inventories/local/hosts.yml
 bootstrap "$suite"
 # The guests' base image (about a minute the first time, then cached).
 ensure_apt_packages qemu-utils e2fsprogs dosfstools mtools fdisk
-log "Building the guest image (cached in .cache/guest)"
+log "Building the guest image (about a minute the first time, then cached in .cache/guest)"
 tests/vm/build-guest-image.sh >/dev/null
 
 log "Starting the throwaway test host kvmcloud-demo (Debian $suite, systemd in Docker)"

@@ -148,7 +148,7 @@ failed_controls:
   type: list
   elements: str
   sample: [L2, Q2]
-skipped:
+not_evaluated:
   description: Ids of the controls not evaluated (left out by O(controls) or O(skip)), in baseline order.
   returned: always
   type: list
@@ -186,7 +186,7 @@ def main():
     failed = [result['id'] for result in results if result['status'] == 'fail']
     evaluated = set(result['id'] for result in results)
     output = dict(changed=False, controls=results, counts=counts, passed=not failed, failed_controls=failed,
-                  skipped=[control_id for control_id in CONTROL_IDS if control_id not in evaluated])
+                  not_evaluated=[control_id for control_id in CONTROL_IDS if control_id not in evaluated])
     if failed and module.params['fail_on_fail']:
         module.fail_json(msg='Baseline controls failed: %s' % ', '.join(failed), **output)
     module.exit_json(**output)
