@@ -90,7 +90,7 @@ CASES = {
     "uplink that does not exist": (
         {"kvm_network_bridges": [{"name": "br-a", "uplink": "nosuch0"}]}, ["kvm_network_bridges[0] entry br-a", "uplink nosuch0 does not exist"]),
     "management interface as a bridge uplink": (
-        {"kvm_network_bridges": [{"name": "br-a", "uplink": "eth0"}]}, ["kvm_network_bridges entry br-a", "eth0", "kvm_network_management_change_allowed"]),
+        {"kvm_network_bridges": [{"name": "br-a", "uplink": "eth0"}]}, ["kvm_network_bridges[0] entry br-a", "eth0", "kvm_network_management_change_allowed"]),
     "NAT network with forwarding off": (
         {"kvm_hardening_ip_forward": False, "kvm_host_default_network_enabled": False,
          "kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "address": "192.168.150.1/24"}]},
@@ -129,13 +129,13 @@ CASES = {
     "libvirt network named like one another tool defined": (
         {"kvm_network_libvirt_networks": [
             {"name": "kvmcloud-foreign", "bridge": "virbr-kf0", "mode": "isolated", "address": "10.99.0.1/24"}]},
-        ["kvm_network_libvirt_networks entry kvmcloud-foreign: libvirt on", "already has a network kvmcloud-foreign"
+        ["kvm_network_libvirt_networks[0] entry kvmcloud-foreign: libvirt on", "already has a network kvmcloud-foreign"
          " on virbr-other, not on virbr-kf0"]),
     "libvirt networks with overlapping subnets": (
         {"kvm_network_libvirt_networks": [
             {"name": "wide", "bridge": "virbr-wide", "mode": "isolated", "address": "10.20.0.1/16"},
             {"name": "narrow", "bridge": "virbr-narrow", "mode": "isolated", "address": "10.20.5.1/24"}]},
-        ["kvm_network_libvirt_networks entries wide (10.20.0.0/16) and narrow (10.20.5.0/24) overlap"]),
+        ["kvm_network_libvirt_networks[0] entry wide (10.20.0.0/16) overlaps [1] entry narrow (10.20.5.0/24)"]),
     "profile value that injects XML": (
         {"kvm_guests_profiles": {"general": {"memballoon_stats_period_seconds": "10'/><alias name='x"}}},
         ["kvm_guests_profiles entry general:", "memballoon_stats_period_seconds 0-86400"]),
@@ -239,7 +239,7 @@ CASES = {
         ["kvm_network_bridges[0] entry br-st: its uplink kvmstore0 carries addresses (203.0.113.2/24)"]),
     "guard opening on a bridge that is not declared": (
         {"kvm_network_host_guard_allow": [{"bridge": "br-nosuch", "proto": "tcp", "port": 22}]},
-        ["kvm_network_host_guard_allow entry br-nosuch tcp/22", "the bridge must be one of"]),
+        ["kvm_network_host_guard_allow[0] entry br-nosuch tcp/22", "the bridge must be one of"]),
     "guest with more vCPUs than libvirt allows here": (
         {"kvm_guests_list": [{"name": "g1", "vcpus": 256, "disks": [{"size_gib": 2, "base_image": "debian-13"}]}]},
         ["kvm_guests_list[0] entry g1: vcpus 1-255 (got 256)"]),

@@ -236,27 +236,27 @@ def check_overlaps(settings, bridges):
     """Two libvirt networks whose subnets overlap (one inside the other, not only equal) give
     the host two routes to the same addresses, and their guests' DHCP ranges collide."""
     subnets = []
-    for network in settings.libvirt_networks:
+    for index, network in enumerate(settings.libvirt_networks):
         cidr = cidr_info(network.get('address'))
         if cidr['valid']:
-            subnets.append((_text(network.get('name')), ipaddress.ip_network(cidr['network'])))
+            subnets.append((index, _text(network.get('name')), ipaddress.ip_network(cidr['network'])))
     errors = []
-    for index, (name, subnet) in enumerate(subnets):
-        for other_name, other in subnets[index + 1:]:
+    for position, (index, name, subnet) in enumerate(subnets):
+        for other_index, other_name, other in subnets[position + 1:]:
             if subnet != other and subnet.overlaps(other):
-                errors.append('kvm_network_libvirt_networks entries %s (%s) and %s (%s) overlap: give each network'
-                              ' a subnet of its own.' % (name, subnet, other_name, other))
+                errors.append('kvm_network_libvirt_networks[%d] entry %s (%s) overlaps [%d] entry %s (%s): give each'
+                              ' network a subnet of its own.' % (index, name, subnet, other_index, other_name, other))
     return errors
 
 
 def check_guard_openings(settings, bridges):
     names = [bridge['name'] for bridge in bridges]
     errors = []
-    for opening in settings.host_guard_allow:
+    for index, opening in enumerate(settings.host_guard_allow):
         if opening.get('bridge') in names and 1 <= _int(opening.get('port')) <= 65535:
             continue
-        errors.append('kvm_network_host_guard_allow entry %s %s/%s: the bridge must be one of %s and the port'
-                      ' 1-65535.' % (_text(opening.get('bridge')), _text(opening.get('proto')),
+        errors.append('kvm_network_host_guard_allow[%d] entry %s %s/%s: the bridge must be one of %s and the port'
+                      ' 1-65535.' % (index, _text(opening.get('bridge')), _text(opening.get('proto')),
                                      _text(opening.get('port')), ', '.join(_text(name) for name in names)))
     return errors
 
@@ -360,9 +360,9 @@ def config_file_entries(wanted, stale):
 def checked_links(settings, stale):
     """[{link, why}]: every link whose config a run may rewrite, and why."""
     out = []
-    for bridge in settings.bridges:
+    for index, bridge in enumerate(settings.bridges):
         name = _text(bridge.get('name'))
-        entry = 'kvm_network_bridges entry ' + name
+        entry = 'kvm_network_bridges[%d] entry %s' % (index, name)
         out.append({'link': name, 'why': '%s defines bridge %s' % (entry, name)})
         uplink = _or_empty(bridge.get('uplink'))
         vlan = bridge.get('vlan')
@@ -467,11 +467,14 @@ def check_network_owners(settings, facts):
         found = (network_fields(current.get('xml', '')) or {}).get('bridge') or 'no bridge'
         if found == bridge['name']:
             continue
-        errors.append('%s entry %s: libvirt on %s already has a network %s on %s, not on %s; the role does not'
+        variable, entries = (('kvm_network_libvirt_networks', settings.libvirt_networks) if bridge['nat']
+                             else ('kvm_network_bridges', settings.bridges))
+        entry = bridge['network'] if bridge['nat'] else bridge['name']
+        index = [item.get('name') for item in entries].index(entry)
+        errors.append('%s[%d] entry %s: libvirt on %s already has a network %s on %s, not on %s; the role does not'
                       ' take over a network it did not define: give the network a name of its own, or undefine'
                       ' the old one first.'
-                      % ('kvm_network_libvirt_networks' if bridge['nat'] else 'kvm_network_bridges',
-                         _text(bridge['network'] if bridge['nat'] else bridge['name']), settings.hostname,
+                      % (variable, index, _text(entry), settings.hostname,
                          _text(bridge['network']), _text(found), _text(bridge['name'])))
     return errors
 

@@ -152,7 +152,7 @@ def test_libvirt_network_subnets_must_not_overlap():
         {'name': 'wide', 'bridge': 'virbr-w', 'address': '10.20.0.1/16'},
         {'name': 'narrow', 'bridge': 'virbr-n', 'address': '10.20.5.1/24'},
         {'name': 'apart', 'bridge': 'virbr-a', 'address': '10.30.5.1/24'}]) == [
-        'kvm_network_libvirt_networks entries wide (10.20.0.0/16) and narrow (10.20.5.0/24) overlap: give each'
+        'kvm_network_libvirt_networks[0] entry wide (10.20.0.0/16) overlaps [1] entry narrow (10.20.5.0/24): give each'
         ' network a subnet of its own.']
 
 
@@ -160,8 +160,8 @@ def test_guard_openings_name_a_bridge_of_the_role_and_a_real_port():
     assert errors(bridges=[{'name': 'br-guest'}],
                   host_guard_allow=[{'bridge': 'br-nope', 'proto': 'tcp', 'port': 22},
                                     {'bridge': 'br-guest', 'proto': 'udp', 'port': 70000}]) == [
-        'kvm_network_host_guard_allow entry br-nope tcp/22: the bridge must be one of br-guest and the port 1-65535.',
-        'kvm_network_host_guard_allow entry br-guest udp/70000: the bridge must be one of br-guest and the port'
+        'kvm_network_host_guard_allow[0] entry br-nope tcp/22: the bridge must be one of br-guest and the port 1-65535.',
+        'kvm_network_host_guard_allow[1] entry br-guest udp/70000: the bridge must be one of br-guest and the port'
         ' 1-65535.']
 
 
@@ -262,7 +262,7 @@ def test_an_uplink_with_addresses_is_taken_over_only_when_allowed():
     # The management link's addresses are the management guard's business, with its own message.
     managed = dict(LINKS, eth0=dict(link(), ipv4=['10.0.0.2/24']))
     assert errors({'name': 'br-a', 'uplink': 'eth0'}, managed)[0].startswith(
-        'kvm_network_bridges entry br-a enslaves eth0, but eth0 is a management interface of kvm1')
+        'kvm_network_bridges[0] entry br-a enslaves eth0, but eth0 is a management interface of kvm1')
 
 
 def test_a_network_libvirt_has_on_another_bridge_is_not_taken_over():
@@ -275,10 +275,10 @@ def test_a_network_libvirt_has_on_another_bridge_is_not_taken_over():
     assert plan(declared, ours)['host_errors'] == []
     theirs = facts(libvirt_networks={'br-guest': net('virbr9'), 'tenant': {'xml': '<network><name>t</name></network>'}})
     assert plan(declared, theirs)['host_errors'] == [
-        'kvm_network_bridges entry br-guest: libvirt on kvm1 already has a network br-guest on virbr9, not on br-guest;'
+        'kvm_network_bridges[0] entry br-guest: libvirt on kvm1 already has a network br-guest on virbr9, not on br-guest;'
         ' the role does not take over a network it did not define: give the network a name of its own, or undefine'
         ' the old one first.',
-        'kvm_network_libvirt_networks entry tenant: libvirt on kvm1 already has a network tenant on no bridge, not on'
+        'kvm_network_libvirt_networks[0] entry tenant: libvirt on kvm1 already has a network tenant on no bridge, not on'
         ' virbr-t0; the role does not take over a network it did not define: give the network a name of its own, or'
         ' undefine the old one first.']
     # Networks not read (libvirt not installed yet): nothing to compare.
@@ -292,8 +292,8 @@ def test_uplink_may_move_from_a_bridge_of_the_role():
 
 
 @pytest.mark.parametrize('bridges, files, why', [
-    ([{'name': 'br-a', 'uplink': 'eth0'}], (), 'kvm_network_bridges entry br-a enslaves eth0'),
-    ([{'name': 'br-a', 'uplink': 'eth0', 'vlan': 5}], (), 'kvm_network_bridges entry br-a adds VLAN 5 to eth0'),
+    ([{'name': 'br-a', 'uplink': 'eth0'}], (), 'kvm_network_bridges[0] entry br-a enslaves eth0'),
+    ([{'name': 'br-a', 'uplink': 'eth0', 'vlan': 5}], (), 'kvm_network_bridges[0] entry br-a adds VLAN 5 to eth0'),
     ([{'name': 'br-a'}], ['05-kvmcloud-port-eth0.network', '05-kvmcloud-bridge-br-a.netdev'],
      'Removing /etc/systemd/network/05-kvmcloud-port-eth0.network (no longer declared) changes eth0'),
 ])
