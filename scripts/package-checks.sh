@@ -181,6 +181,9 @@ check_ee() {
   [ -f "$ee_context/Containerfile" ] || fail "no Containerfile in $ee_context" || return 1
   grep -q "^ARG ANSIBLE_INSTALL_REFS=\"ansible-core==$core_pin " "$ee_context/Containerfile" ||
     fail "the EE does not install ansible-core==$core_pin, the version requirements.txt pins" || return 1
+  grep -q "pip install --no-cache-dir ansible==$(sed -n 's/^ansible==//p' "$repo_root/requirements.txt")\$" \
+    "$ee_context/Containerfile" ||
+    fail "the EE's ansible bundle (its collections) differs from requirements.txt's ansible pin" || return 1
   grep -q 'ansible-galaxy collection install .*-r requirements.yml' "$ee_context/Containerfile" ||
     fail "the Containerfile installs no collections" || return 1
   cmp "$tarball" "$ee_context/_build/collections/kvmcloud-hypervisor.tar.gz" ||

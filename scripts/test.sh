@@ -141,6 +141,9 @@ controller_matrix() {
     tarball_with_dependencies "${older_cores[@]}"
   step "larger playbook from the tarball (ansible-core $oldest_core)" 480 \
     with_core "$oldest_core" tests/larger/run.sh
+  # Cold: about 3 min (base image 23 s, ansible-builder 59 s, converge 93 s, rerun 11 s).
+  step "execution environment: built, converges a host from inside, reruns with zero changes" 480 \
+    scripts/ee.sh
 }
 
 # What needs only the controller: lint, packaging, sanity and units.
@@ -170,7 +173,7 @@ fi
 # fresh machine its first run also makes ansible-test's own virtualenvs (the 282 s above).
 step "yamllint" 30 yamllint --strict .
 # shellcheck disable=SC2046 # one word per tracked file is what we want
-step "shellcheck" 30 shellcheck -x $(git ls-files "*.sh") .ci/run
+step "shellcheck" 30 shellcheck -x $(git ls-files "*.sh") .ci/run execution-environment/apt-dnf
 step "role READMEs agree with argument_specs and defaults" 30 python scripts/role-docs.py --check
 step "collection builds, installs and its docs render" 30 build_and_install_collection
 if $quick; then
