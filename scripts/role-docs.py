@@ -392,8 +392,8 @@ def check_variables_of_others(role, known):
 
 # ---- Main ----------------------------------------------------------------------------------
 
-def check_role(role, write):
-    """Every problem of one role, each naming the role."""
+def check_role(role, write, known):
+    """Every problem of one role, each naming the role. known: all_role_variables()."""
     specs = (load_yaml(role / "meta" / "argument_specs.yml") or {}).get("argument_specs") or {}
     if "main" not in specs:
         return [f"{role.name}: meta/argument_specs.yml has no entry point main"]
@@ -402,7 +402,7 @@ def check_role(role, write):
     problems = [f"{role.name}: {p}" for p in check_defaults(options, defaults)]
     problems += [f"{role.name}: {p}" for p in check_entry_points(specs)]
     problems += check_readme(role / "README.md", render_block(options, defaults), write)
-    problems += check_variables_of_others(role, all_role_variables())
+    problems += check_variables_of_others(role, known)
     return problems
 
 
@@ -424,9 +424,10 @@ def main():
     parser.add_argument("roles", nargs="*", metavar="ROLE", help="only these roles")
     args = parser.parse_args()
     problems = []
+    known = all_role_variables()
     for role in roles_to_check(args.roles):
         try:
-            problems += check_role(role, args.write)
+            problems += check_role(role, args.write, known)
         except (OSError, yaml.YAMLError, AttributeError, TypeError) as error:
             problems.append(f"{role.name}: cannot read: {error}")
     for problem in problems:
