@@ -24,7 +24,7 @@ options:
     description: The role whose rules apply.
     type: str
     required: true
-    choices: [kvm_host, kvm_hardening, kvm_host_accounts]
+    choices: [kvm_host, kvm_hardening, kvm_host_accounts, kvm_monitoring]
 """
 
 EXAMPLES = r"""
@@ -47,8 +47,10 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
     account_errors, kvm_hardening_errors, kvm_host_errors)
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.monitoring import kvm_monitoring_errors
 
-CHECKS = {"kvm_host": kvm_host_errors, "kvm_hardening": kvm_hardening_errors, "kvm_host_accounts": account_errors}
+CHECKS = {"kvm_host": kvm_host_errors, "kvm_hardening": kvm_hardening_errors, "kvm_host_accounts": account_errors,
+          "kvm_monitoring": kvm_monitoring_errors}
 
 
 def input_errors(params, role):

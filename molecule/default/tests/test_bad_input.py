@@ -1,4 +1,4 @@
-"""Bad input to kvm_host, kvm_hardening, kvm_network and kvm_guests fails before anything on the host changes, naming what to fix.
+"""Bad input to kvm_host, kvm_hardening, kvm_network, kvm_guests and kvm_monitoring fails before anything on the host changes, naming what to fix.
 
 All cases share one run of the collection's playbook against the converged Debian 13 host:
 each case is a host alias of its own in the group kvm_hosts, pointing at the same container,
@@ -23,9 +23,22 @@ from playbook import PROJECT, failures, play_section, playbook_command, recap
 # report may show them.
 SECRET = "$6$kvmcloudtest$SECRETHASHNOTFORLOGS"
 SECRET_KEY = "ssh-ed25519 AAAASECRETKEYNOTFORLOGS test@kvmcloud"
+# A password given where its bcrypt hash belongs: refused, and never echoed.
+SECRET_PASSWORD = "PASSWORDNOTFORLOGS"
 SECRET_CLOUD_INIT = {"user_data": {"users": [{"name": "ops", "passwd": SECRET, "ssh_authorized_keys": [SECRET_KEY]}]}}
 
 CASES = {
+    "scrape user with a password instead of a hash": (
+        {"kvm_monitoring_basic_auth_users": [{"name": "ops", "password_hash": SECRET_PASSWORD}]},
+        ["kvm_monitoring_basic_auth_users[0].password_hash (of 'ops') is not a bcrypt hash"]),
+    "monitoring TLS key missing on the controller": (
+        {"kvm_monitoring_tls_key": "/nonexistent/monitoring.key"},
+        ["kvm_monitoring_tls_key = '/nonexistent/monitoring.key': no such file on the controller"]),
+    "exporter on a guest bridge": (
+        {"kvm_monitoring_listen_interface": "br-guest"},
+        ["kvm_monitoring_listen_interface = 'br-guest' is not a management interface of this host"]),
+    "exporter port that is not a number": (
+        {"kvm_monitoring_node_exporter_port": "http"}, ["kvm_monitoring_node_exporter_port"]),
     "unknown daemon layout": (
         {"kvm_host_daemon_layout": "hybrid"}, ["kvm_host_daemon_layout", "hybrid"]),
     "layout Debian does not ship": (
@@ -301,7 +314,8 @@ FRESH_CASES = ["qemu.conf key with a newline", "qemu.conf value holding both quo
                "qemu.conf key libvirt does not know", "daemon value of the wrong kind",
                "profile value that injects XML", "socket group that does not exist",
                "guest name with a trailing newline", "pool path with a newline",
-               "libvirt administrator without an account", "uplink that carries a storage address"]
+               "libvirt administrator without an account", "uplink that carries a storage address",
+               "scrape user with a password instead of a hash"]
 FRESH_HOST = "kvmcloud-bad-input-fresh"
 
 SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc/sysctl.d etc/udev etc/pki etc/modules-load.d"
@@ -438,7 +452,7 @@ def test_bad_input_run_fails_and_changes_no_host(bad_input_run):
 def test_refused_guests_show_no_secret(bad_input_run):
     output = bad_input_run["output"]
     assert "bad-input-guest-nic-without-the-filter-on-a-restricted-network" in output
-    for secret in (SECRET, "SECRETHASHNOTFORLOGS", "SECRETKEYNOTFORLOGS"):
+    for secret in (SECRET, "SECRETHASHNOTFORLOGS", "SECRETKEYNOTFORLOGS", SECRET_PASSWORD):
         assert secret not in output, output[output.find(secret) - 2000:output.find(secret) + 200]
 
 
@@ -448,7 +462,7 @@ def test_bad_input_fails_before_any_change(bad_input_run, case):
     expected = CASES[case][1]
     name, output = alias(case), bad_input_run["output"]
     # Every message starts from the variable to fix.
-    assert re.match(r"kvm_(host|hardening|network|guests)_[a-z0-9_]+", expected[0]), expected
+    assert re.match(r"kvm_(host|hardening|network|guests|monitoring)_[a-z0-9_]+", expected[0]), expected
     counters = recap(output, name)
     assert counters["changed"] == 0 and counters["failed"] == 1, counters
     reports = failures(output, name)
