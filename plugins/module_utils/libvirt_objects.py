@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import stat
+from xml.etree import ElementTree
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import (
     systemctl_show, unit_state, unix_seconds)
@@ -126,9 +127,25 @@ def libvirt_objects(fs, runner):
     if rc_pools != 0 or rc_nets != 0:
         empty['note'] = 'virsh could not list pools and networks: %s' % (err_pools or err_nets or '').strip()
         return empty
+    pools = parse_list(pools, ('state', 'autostart'))
+    for name, pool in pools.items():
+        pool['path'] = pool_path(fs.read('/etc/libvirt/storage/%s.xml' % name))
     return {
         'read': True,
         'note': None,
-        'pools': parse_list(pools, ('state', 'autostart')),
+        'pools': pools,
         'networks': parse_list(nets, ('state', 'autostart', 'persistent')),
     }
+
+
+def pool_path(xml_text):
+    """The target path of a pool's persistent definition, or None (transient, unreadable, or
+    a pool without a target path such as an RBD pool). Read from libvirt's own file: one virsh
+    call per pool would cost a process each."""
+    if not xml_text:
+        return None
+    try:
+        path = ElementTree.fromstring(xml_text).findtext('target/path')
+    except ElementTree.ParseError:
+        return None
+    return path.strip() if path else None

@@ -56,6 +56,12 @@ CASES = {
     "duplicate pool names": (
         {"kvm_host_storage_pools": [{"name": "a", "path": "/srv/a"}, {"name": "a", "path": "/srv/b"}]},
         ["kvm_host_storage_pools has duplicate names or paths: a"]),
+    "pool libvirt has at another path": (
+        {"kvm_host_storage_pools": [{"name": "default", "path": "/srv/kvmcloud-elsewhere"}]},
+        ["kvm_host_storage_pools[0] entry 'default': libvirt already has a pool default at /var/lib/libvirt/images"]),
+    "pool on the directory of libvirt's pool": (
+        {"kvm_host_storage_pools": [{"name": "images", "path": "/var/lib/libvirt/images"}]},
+        ["kvm_host_storage_pools[0] entry 'images': /var/lib/libvirt/images is already the directory of libvirt's pool default"]),
     "pool without a path": (
         {"kvm_host_storage_pools": [{"name": "nopath"}]}, ["kvm_host_storage_pools", "path"]),
     "unknown MAC": (
@@ -496,3 +502,24 @@ def test_on_a_fresh_host_each_bad_value_is_named(fresh_bad_input_run, case):
     text = "\n".join(message(report[1]) for report in reports)
     for fragment in CASES[case][1]:
         assert fragment in text, "%r not in the failure of %s:\n%s" % (fragment, name, text)
+
+
+@pytest.mark.only_hosts("kvmhost-trixie")
+def test_kvm_host_alone_refuses_a_qemu_conf_that_weakens_the_baseline(host, tmp_path):
+    """Without kvm_hardening in the play, kvm_host's own preflight refuses what would weaken a
+    control, before its first change."""
+    hostname = host.backend.get_hostname()
+    play = tmp_path / "kvm_host_alone.yml"
+    play.write_text(json.dumps([{"hosts": hostname, "become": True, "gather_facts": False, "roles": [
+        {"role": "kvmcloud.hypervisor.kvm_host", "kvm_host_qemu_conf": {"vnc_listen": "0.0.0.0"}}]}]))
+    env = playbook_command(limit=hostname)[1]
+    before = host.run_expect([0], SNAPSHOT).stdout
+    # One stream: failures go to stderr with Molecule's settings.
+    result = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(play)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False,
+                            timeout=600)
+    assert host.run_expect([0], SNAPSHOT).stdout == before
+    counters = recap(result.stdout, hostname)
+    assert counters["failed"] == 1 and counters["changed"] == 0, result.stdout[-3000:]
+    text = "\n".join(message(report) for _task, report in failures(result.stdout, hostname))
+    assert "kvm_host_qemu_conf weakens the hardening baseline" in text and "consoles on loopback (L7)" in text, text

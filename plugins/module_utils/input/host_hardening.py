@@ -136,12 +136,37 @@ def conf_key_errors(var, conf):
     return errors
 
 
+def qemu_conf_weakening_errors(conf):
+    """kvm_host_qemu_conf setting a key kvm_hardening owns, or a value that weakens a control.
+    Both roles refuse it: kvm_host alone, and kvm_hardening where kvm_host's variables are set."""
+    conf = conf if isinstance(conf, dict) else {}
+    weakened = (
+        any(key in conf for key in HARDENING_QEMU_KEYS)
+        or is_root(conf.get('user', 'libvirt-qemu'))
+        or is_root(conf.get('group', 'kvm'))
+        or ('cgroup_controllers' in conf and not conf['cgroup_controllers'])
+        or not as_bool(conf.get('dynamic_ownership', True))
+        or not as_bool(conf.get('remember_owner', True))
+        or conf.get('stdio_handler', 'logd') != 'logd'
+        or conf.get('vnc_listen', '127.0.0.1') not in LOOPBACK
+        or conf.get('spice_listen', '127.0.0.1') not in LOOPBACK)
+    if not weakened:
+        return []
+    return ['kvm_host_qemu_conf weakens the hardening baseline or sets a key kvm_hardening owns (%s): '
+            'QEMU must not run as root (Q4), keep its cgroup controllers, keep dynamic_ownership and '
+            'remember_owner (Q5), log '
+            'through virtlogd (Q9) and keep consoles on loopback (L7). Set the owned keys through the '
+            'kvm_hardening_* variables instead.' % ', '.join(HARDENING_QEMU_KEYS)]
+
+
 def kvm_host_errors(params):
     """params: layout, layouts_available, distribution, socket_modes {var: value},
     hugepages_2m_count, storage_pools, pool_mode_default, qemu_conf, daemon_conf."""
-    errors = []
-    errors.extend(conf_key_errors('kvm_host_qemu_conf', params['qemu_conf'])
-                  or known_key_errors('kvm_host_qemu_conf', params['qemu_conf'], libvirt_keys.QEMU_CONF, 'qemu.conf'))
+    errors = (conf_key_errors('kvm_host_qemu_conf', params['qemu_conf'])
+              or known_key_errors('kvm_host_qemu_conf', params['qemu_conf'], libvirt_keys.QEMU_CONF, 'qemu.conf'))
+    # Refused here too, so kvm_host used without kvm_hardening does not weaken a control.
+    if not errors:
+        errors.extend(qemu_conf_weakening_errors(params['qemu_conf']))
     daemon_errors = conf_key_errors('kvm_host_daemon_conf', params['daemon_conf'])
     if not daemon_errors and params['layout'] == 'monolithic':
         # The table has libvirtd.conf's keys; the modular daemons' files have their own.
@@ -188,11 +213,32 @@ def kvm_host_errors(params):
                           "let others write: the role sets the directory's mode and libvirt makes each file in "
                           "it a volume. Use a directory of its own, such as /var/lib/libvirt/images/NAME, mode "
                           '"0711".' % (index, pool.get('name'), path, system_place_rule(), mode))
+    errors.extend(pool_collision_errors(pools, params.get('pools_now') or {}))
     names = [pool.get('name') for pool in pools]
     paths = [str(pool.get('path', '')).rstrip('/') for pool in pools]
     repeated = [key for key, count in collections.Counter(names + paths).items() if count > 1]
     if len(set(names)) != len(names) or len(set(paths)) != len(paths):
         errors.append('kvm_host_storage_pools has duplicate names or paths: %s' % ', '.join(map(str, repeated)))
+    return errors
+
+
+def pool_collision_errors(pools, pools_now):
+    """Declared pools that collide with a pool libvirt has: the same name at another path (the
+    role would make the directory and leave libvirt's pool where it is), or the same path under
+    another name (libvirt refuses two pools on one directory). POOLS_NOW is
+    ansible_facts.kvm_host.libvirt.pools: {name: {'path': ...}}."""
+    errors = []
+    owners = dict((str(info.get('path')).rstrip('/'), name) for name, info in pools_now.items() if info.get('path'))
+    for index, pool in enumerate(pools):
+        name, path = pool.get('name'), str(pool.get('path', '')).rstrip('/')
+        there = (pools_now.get(name) or {}).get('path')
+        if there and there.rstrip('/') != path:
+            errors.append("kvm_host_storage_pools[%d] entry %r: libvirt already has a pool %s at %s, not %s. The role "
+                          "does not move a pool: give that path, or another name." % (index, name, name, there, path))
+        elif owners.get(path, name) != name:
+            errors.append("kvm_host_storage_pools[%d] entry %r: %s is already the directory of libvirt's pool %s, "
+                          "and libvirt keeps one pool per directory. Name the entry %s, or give another path."
+                          % (index, name, path, owners[path], owners[path]))
     return errors
 
 
@@ -259,23 +305,7 @@ def kvm_hardening_errors(params):
     if as_bool(params['mac_enabled']) and not params['mac_packages'].get(params['mac_name']):
         errors.append('kvm_hardening_mac=%s: %s is not available on %s; use %s.'
                       % (params['mac'], params['mac_name'], params['distribution'], params['mac_default']))
-    conf = params['host_qemu_conf'] or {}
-    weakened = (
-        any(key in conf for key in HARDENING_QEMU_KEYS)
-        or is_root(conf.get('user', 'libvirt-qemu'))
-        or is_root(conf.get('group', 'kvm'))
-        or ('cgroup_controllers' in conf and not conf['cgroup_controllers'])
-        or not as_bool(conf.get('dynamic_ownership', True))
-        or not as_bool(conf.get('remember_owner', True))
-        or conf.get('stdio_handler', 'logd') != 'logd'
-        or conf.get('vnc_listen', '127.0.0.1') not in LOOPBACK
-        or conf.get('spice_listen', '127.0.0.1') not in LOOPBACK)
-    if weakened:
-        errors.append('kvm_host_qemu_conf weakens the hardening baseline or sets a key kvm_hardening owns (%s): '
-                      'QEMU must not run as root (Q4), keep its cgroup controllers, keep dynamic_ownership and '
-                      'remember_owner (Q5), log '
-                      'through virtlogd (Q9) and keep consoles on loopback (L7). Set the owned keys through the '
-                      'kvm_hardening_* variables instead.' % ', '.join(HARDENING_QEMU_KEYS))
+    errors.extend(qemu_conf_weakening_errors(params['host_qemu_conf']))
     if as_bool(params['ksm_disabled']) and as_bool(params['host_ksm_enabled']):
         errors.append('kvm_host_ksm_enabled is true but kvm_hardening_ksm_disabled is true (H2: shared pages are '
                       'a side channel between tenants). Set one of them the other way.')

@@ -47,7 +47,7 @@ def test_objects_read_through_the_read_only_connection(make_host):
                          VIRSH + ('net-list', '--all'): (0, NETS, '')})
     objects = libvirt_objects(fs, runner)
     assert objects['read'] is True
-    assert objects['pools']['tenants'] == {'state': 'inactive', 'autostart': 'no'}
+    assert objects['pools']['tenants'] == {'state': 'inactive', 'autostart': 'no', 'path': None}
     assert objects['networks']['tenant-iso'] == {'state': 'active', 'autostart': 'yes', 'persistent': 'yes'}
 
 
@@ -192,3 +192,16 @@ def test_path_states_say_whether_each_is_a_directory_and_its_owner(make_host):
     assert states['/srv/missing'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None,
                                       'mtime': None}
     assert path_states(fs, []) == {}
+
+
+def test_each_pool_has_the_path_of_its_persistent_definition(make_host):
+    fs = make_host({'/usr/bin/virsh': ('mode', '', 0o755),
+                    '/etc/libvirt/storage/default.xml': "<pool type='dir'><name>default</name>"
+                                                        "<target><path>/var/lib/libvirt/images</path></target></pool>",
+                    '/etc/libvirt/storage/tenants.xml': "<pool type='dir'><name>tenants</name><broken>"})
+    runner = FakeRunner({VIRSH + ('pool-list', '--all'): (0, POOLS, ''),
+                         VIRSH + ('net-list', '--all'): (0, NETS, '')})
+    pools = libvirt_objects(fs, runner)['pools']
+    assert pools['default']['path'] == '/var/lib/libvirt/images'
+    # Unparsable, and no file at all (a transient pool): no path rather than a guess.
+    assert pools['tenants']['path'] is None and pools['my pool']['path'] is None

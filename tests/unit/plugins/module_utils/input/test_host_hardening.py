@@ -172,10 +172,17 @@ def test_mac_not_shipped():
 def test_qemu_conf_override_that_weakens_is_refused(conf):
     errors = kvm_hardening_errors(hardening_params(host_qemu_conf=conf))
     assert len(errors) == 1 and errors[0].startswith('kvm_host_qemu_conf weakens the hardening baseline')
+    # By kvm_host too, so the role used without kvm_hardening refuses it (user 0 and 'no' for a
+    # boolean already for their type).
+    host_errors = kvm_host_errors(host_params(qemu_conf=conf))
+    assert len(host_errors) == 1 and host_errors[0].startswith('kvm_host_qemu_conf'), host_errors
+    if conf not in ({'user': 0}, {'remember_owner': 'no'}):
+        assert host_errors == errors
 
 
 def test_qemu_conf_override_that_keeps_the_baseline_passes():
     assert kvm_hardening_errors(hardening_params(host_qemu_conf={'max_files': 32768, 'vnc_listen': '::1'})) == []
+    assert kvm_host_errors(host_params(qemu_conf={'max_files': 32768, 'vnc_listen': '::1'})) == []
 
 
 def test_ksm_both_ways():
@@ -289,3 +296,28 @@ def test_values_of_the_right_kind_pass(conf):
 def test_the_daemon_table_is_for_libvirtd_conf_only():
     params = host_params(layout='modular', layouts_available=['modular'], daemon_conf={'virtqemud_only_key': 1})
     assert kvm_host_errors(params) == []
+
+
+POOLS_NOW = {'default': {'state': 'active', 'autostart': 'yes', 'path': '/var/lib/libvirt/images'},
+             'transient': {'state': 'active', 'autostart': 'no', 'path': None}}
+
+
+def test_pools_matching_libvirt_or_new_pass():
+    pools = [{'name': 'default', 'path': '/var/lib/libvirt/images/'}, {'name': 'transient', 'path': '/srv/t'},
+             {'name': 'tenants', 'path': '/srv/tenants'}]
+    assert kvm_host_errors(host_params(storage_pools=pools, pools_now=POOLS_NOW)) == []
+
+
+def test_pool_libvirt_has_at_another_path_is_refused():
+    errors = kvm_host_errors(host_params(storage_pools=[{'name': 'default', 'path': '/srv/elsewhere'}], pools_now=POOLS_NOW))
+    assert errors == ["kvm_host_storage_pools[0] entry 'default': libvirt already has a pool default at "
+                      "/var/lib/libvirt/images, not /srv/elsewhere. The role does not move a pool: give that path, "
+                      "or another name."]
+
+
+def test_directory_of_another_libvirt_pool_is_refused():
+    errors = kvm_host_errors(host_params(storage_pools=[{'name': 'images', 'path': '/var/lib/libvirt/images'}],
+                                         pools_now=POOLS_NOW))
+    assert errors == ["kvm_host_storage_pools[0] entry 'images': /var/lib/libvirt/images is already the directory of "
+                      "libvirt's pool default, and libvirt keeps one pool per directory. Name the entry default, or "
+                      "give another path."]
