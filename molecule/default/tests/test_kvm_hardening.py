@@ -94,10 +94,11 @@ def test_rerun_restores_weakened_controls(host, hostname):
         assert host.file("/etc/systemd/system/libvirtd-tcp.socket").linked_to == "/dev/null"
         return
     host.run_expect([0], "systemctl unmask libvirtd-tcp.socket")
-    # systemd starts a socket only while its service is stopped, and the monitoring exporter's
-    # next read can start the daemon again in between: stopped again and retried.
-    host.run_expect([0], "for i in 1 2 3 4 5; do systemctl stop libvirtd.service && systemctl start libvirtd-tcp.socket"
-                         " && exit 0; sleep 1; done; exit 1")
+    # systemd starts a socket only while its service is stopped. The monitoring exporter reads
+    # libvirt all the time and would start the daemon again at once: its socket, and the
+    # others, stop with the daemon, and start again with the TCP socket.
+    sockets = "libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket libvirtd-tls.socket"
+    host.run_expect([0], "systemctl stop libvirtd.service %s && systemctl start libvirtd-tcp.socket %s" % (sockets, sockets))
     assert listening(host, 16509), "the weakened host should listen on 16509"
     host.run_expect([0], "chmod 0666 /dev/kvm")
     host.run_expect([0], "sysctl -qw net.ipv4.ip_forward=1")
