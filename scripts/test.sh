@@ -65,6 +65,7 @@ step() {
       tail -n 80 "$logs/$slug.log"
       echo "----"
     } >&2
+    echo "$name|$slug" >>"$results_dir/failed"
   fi
   log "$(date +%T) $line"
   # Named by the time it ended: steps of two lanes can end at once.
@@ -209,6 +210,16 @@ else
   tests/vm/vm.sh stop selinux-bookworm >/dev/null 2>&1 || true
 fi
 
+# A CI page may keep only the end of the output: the failed steps' last lines come again here,
+# just above the summary.
+if [ -f "$results_dir/failed" ]; then
+  while IFS='|' read -r name slug; do
+    echo
+    echo "---- $name: last 20 lines of .cache/logs/$slug.log ----"
+    tail -n 20 "$logs/$slug.log" | cut -c1-400
+  done <"$results_dir/failed"
+  rm -f "$results_dir/failed"
+fi
 echo
 cat "$results_dir"/*
 # grep -c exits 1 when it counts nothing; under set -e and pipefail that would end the script.
