@@ -13,7 +13,12 @@ repo_root=$(cd "$(dirname "$0")/.." && pwd)
 site=$repo_root/.cache/docs-site
 collection=$repo_root/.collections/ansible_collections/kvmcloud/hypervisor
 # The checkout as installed (scripts/bootstrap.sh links it there); the `ansible` package brings the rest.
-export ANSIBLE_COLLECTIONS_PATH=$repo_root/.collections
+# A checkout that already sits at an ansible_collections/kvmcloud/hypervisor path is used where it
+# is: through the link, ansible-doc would list none of its roles.
+case $repo_root in
+*/ansible_collections/kvmcloud/hypervisor) export ANSIBLE_COLLECTIONS_PATH=${repo_root%/ansible_collections/*} ;;
+*) export ANSIBLE_COLLECTIONS_PATH=$repo_root/.collections ;;
+esac
 
 echo "== antsibull-docs lint-collection-docs --plugin-docs"
 antsibull-docs lint-collection-docs --plugin-docs "$collection"

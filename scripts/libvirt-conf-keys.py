@@ -5,8 +5,10 @@ with the kind of value each takes, as the augeas lenses libvirt ships list them.
     scripts/libvirt-conf-keys.py LENS_DIR... > plugins/module_utils/input/libvirt_keys.py
 
 Each LENS_DIR, named after its release (such as 9.0.0), holds libvirtd_qemu.aug and libvirtd.aug of one libvirt release (from the
-packages libvirt-daemon-driver-qemu and libvirt-daemon). A key is known when any release
-knows it; its kinds are those of every release that knows it.
+packages libvirt-daemon-driver-qemu and libvirt-daemon), oldest first. A key is known when any
+release knows it; its kinds are those of every release that knows it. A key that some release
+lacks is also listed with the newest such release (QEMU_CONF_LACKING, DAEMON_CONF_LACKING): a
+host with that libvirt or an older one does not know it.
 """
 
 import os
@@ -43,13 +45,29 @@ def table(dirs, lens):
     return found
 
 
+def lacking(dirs, lens, names):
+    """{key: the newest release of dirs whose lens lacks it}, for keys some release lacks."""
+    found = {}
+    for directory in dirs:
+        known = set(name for name, _kind in keys(os.path.join(directory, lens)))
+        for name in names:
+            if name not in known:
+                found[name] = os.path.basename(os.path.normpath(directory))
+    return found
+
+
 def main(dirs):
     releases = ' and '.join(os.path.basename(os.path.normpath(d)) for d in dirs)
     out = [HEADER % releases, "RELEASES = '%s'\n\n" % releases]
     for var, lens in (('QEMU_CONF', 'libvirtd_qemu.aug'), ('DAEMON_CONF', 'libvirtd.aug')):
+        known = table(dirs, lens)
         out.append('%s = {\n' % var)
-        for name, kinds in sorted(table(dirs, lens).items()):
+        for name, kinds in sorted(known.items()):
             out.append("    '%s': %r,\n" % (name, tuple(sorted(kinds))))
+        out.append('}\n\n')
+        out.append('%s_LACKING = {\n' % var)
+        for name, release in sorted(lacking(dirs, lens, known).items()):
+            out.append("    '%s': '%s',\n" % (name, release))
         out.append('}\n\n')
     sys.stdout.write(''.join(out).rstrip('\n') + '\n')
 

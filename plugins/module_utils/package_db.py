@@ -14,10 +14,14 @@ DPKG_UPDATES = '/var/lib/dpkg/updates'
 APT_LISTS = '/var/lib/apt/lists'
 
 
-def installed_dpkg_packages(status_text):
-    """Names of the packages dpkg's status file records as 'install ok installed'. A package
-    left half-configured or unpacked is not installed: apt still has work to do on it."""
-    installed = set()
+# The package whose version is libvirt's: the preflight checks config keys against it.
+LIBVIRT_PACKAGE = 'libvirt-daemon'
+
+
+def installed_dpkg_versions(status_text):
+    """{name: version} of the packages dpkg's status file records as 'install ok installed'. A
+    package left half-configured or unpacked is not installed: apt still has work to do on it."""
+    installed = {}
     for stanza in status_text.split('\n\n'):
         fields = {}
         for line in stanza.splitlines():
@@ -25,22 +29,31 @@ def installed_dpkg_packages(status_text):
             if sep and not line[:1].isspace():
                 fields[key] = value.strip()
         if fields.get('Status') == 'install ok installed' and fields.get('Package'):
-            installed.add(fields['Package'])
-    return sorted(installed)
+            installed[fields['Package']] = fields.get('Version', '')
+    return installed
+
+
+def upstream_version(version):
+    """'9.0.0' of a Debian version such as '1:9.0.0-4+deb12u2': no epoch, no Debian revision."""
+    version = version.split(':', 1)[-1]
+    return version.rsplit('-', 1)[0] if '-' in version else version
 
 
 def package_db_facts(fs):
     """dpkg journals each status change in numbered files under updates/ and folds them into
     its status file when it finishes; numbered files left behind are what makes apt refuse to
     run with "dpkg was interrupted". The installed list lets a role skip its package module
-    when nothing is missing (null where it cannot be read cheaply: RPM hosts)."""
+    when nothing is missing, and libvirt's version tells the preflight which config keys its
+    files know (both null where they cannot be read cheaply: RPM hosts)."""
     if not fs.isdir('/var/lib/dpkg'):
         return {'manager': 'rpm' if fs.isdir('/var/lib/rpm') else None, 'interrupted': False, 'installed': None,
-                'apt_lists': None}
+                'libvirt_version': None, 'apt_lists': None}
     pending = [name for name in fs.listdir(DPKG_UPDATES) if name.isdigit()]
     status = fs.read(DPKG_STATUS)
+    versions = installed_dpkg_versions(status) if status is not None and not pending else None
     return {'manager': 'dpkg', 'interrupted': bool(pending),
-            'installed': installed_dpkg_packages(status) if status is not None and not pending else None,
+            'installed': sorted(versions) if versions is not None else None,
+            'libvirt_version': upstream_version(versions[LIBVIRT_PACKAGE]) if versions and versions.get(LIBVIRT_PACKAGE) else None,
             'apt_lists': apt_lists_present(fs)}
 
 

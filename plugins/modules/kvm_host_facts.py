@@ -276,6 +276,9 @@ ansible_facts:
               changes it never finished (apt then refuses to install until C(dpkg --configure -a) runs).
             - C(installed), the sorted names of the packages dpkg records as fully installed (version 0.4.0),
               read from its status file; null on RPM hosts and while an install is unfinished.
+            - C(libvirt_version) (version 0.4.0), the upstream version of the installed C(libvirt-daemon)
+              package (such as C(9.0.0)); null when it is not installed, on RPM hosts and while an install
+              is unfinished.
             - C(apt_lists) (version 0.4.0), whether apt has package lists (files named C(*_Packages*) under
               C(/var/lib/apt/lists)); null where there is no dpkg.
           type: dict

@@ -1,6 +1,7 @@
 """The built docs site, as headless Chromium renders it: a page per module, filter and role.
 
-The plugins and roles come from ansible-doc's listing of the installed collection, the guides
+The plugins come from ansible-doc's listing of the installed collection, the roles from that
+listing and the roles/ folder, the guides
 from docs/docsite/extra-docs.yml, so a new one without a page fails here. Each page is loaded
 in Chromium (its DOM after scripts ran), must carry its title and its options, and must not be
 antsibull-docs' page for malformed documentation. Every link from one page of the site to
@@ -86,14 +87,28 @@ def listed(kind):
     names = json.loads(out)
     if kind == 'role':  # {collection: {roles: {name: ...}}} or {fqcn: ...}, by ansible-core release
         names = names.get(COLLECTION, {}).get('roles', names)
+    if not names:
+        raise RuntimeError('ansible-doc lists no %s of %s: its pages cannot be checked' % (kind, COLLECTION))
     return sorted(name.split('.')[-1] for name in names)
+
+
+def roles(collection_root):
+    """The collection's roles: ansible-doc's listing and the roles/ folder. ansible-doc lists
+    none when the checkout itself sits at an ansible_collections/NS/NAME path."""
+    on_disk = [name for name in os.listdir(os.path.join(collection_root, 'roles'))
+               if os.path.isfile(os.path.join(collection_root, 'roles', name, 'meta', 'argument_specs.yml'))]
+    try:
+        listed_roles = listed('role')
+    except RuntimeError:
+        listed_roles = []
+    return sorted(set(on_disk) | set(listed_roles))
 
 
 def expected_pages(collection_root):
     """{relative path: (kind, what its h1 must say)} for every page the site must have."""
     pages = {}
     for kind in KIND_MARKERS:
-        for name in listed(kind):
+        for name in (roles(collection_root) if kind == 'role' else listed(kind)):
             pages['%s/%s_%s.html' % (PAGES_DIR, name, kind)] = (kind, '%s.%s %s' % (COLLECTION, name, kind))
     with open(os.path.join(collection_root, 'docs', 'docsite', 'extra-docs.yml'), encoding='utf-8') as handle:
         extra = yaml.safe_load(handle)
@@ -113,8 +128,10 @@ def render(path, profile):
                                 capture_output=True, text=True, timeout=120, check=False)
         if result.returncode == 0 and '<html' in result.stdout:
             break
+        # Without a session bus Chromium logs dbus errors on every start: they are not the cause.
+        stderr = [line for line in result.stderr.splitlines() if 'dbus' not in line and line.strip()]
         failure = 'chromium could not render %s (exit %d, try %d): %s' % (
-            path, result.returncode, attempt, result.stderr.strip()[-500:])
+            path, result.returncode, attempt, '\n'.join(stderr)[-800:])
         print(failure, flush=True)
     else:
         raise RuntimeError(failure)

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from hostnet import management_address
+
 NODE_PORT, LIBVIRT_PORT = 9100, 9177
 # molecule.yml's scrape user; its bcrypt hash is in the inventory.
 USER, PASSWORD = "scraper", "scrape-test-only"
@@ -35,11 +37,6 @@ head, _sep, body = data.decode('utf-8', 'replace').partition('\r\n\r\n')
 print(head.splitlines()[0] if head else 'no response')
 print(body)
 """
-
-
-def management_address(host):
-    dev = re.search(r"\bdev (\S+)", host.check_output("ip -4 route show default")).group(1)
-    return re.search(r"inet (\S+)/", host.check_output("ip -4 -o addr show dev %s" % dev)).group(1)
 
 
 @pytest.fixture(scope="module")

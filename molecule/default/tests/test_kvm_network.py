@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from guests import guest_with_nic, virsh
+from hostnet import management_address
 from playbook import recap, run_playbook
 
 GUARD_UNIT = "kvmcloud-host-guard.service"
@@ -127,11 +128,6 @@ def reaches(host, ns, address):
 
 def connects(host, ns, address, port=LISTENER_PORT):
     return host.run(in_ns(ns, "timeout 6 " + CONNECT % (address, port))).rc == 0
-
-
-def management_address(host):
-    dev = re.search(r"\bdev (\S+)", run(host, "ip -4 route show default")).group(1)
-    return re.search(r"inet (\S+)/", run(host, "ip -4 -o addr show dev %s" % dev)).group(1)
 
 
 def audit(host):

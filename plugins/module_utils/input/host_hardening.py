@@ -30,6 +30,8 @@ CONF_KEY = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 # XML: no quotes, spaces, control characters or regex and glob characters.
 SAFE_PATH = re.compile(r'/[A-Za-z0-9_./@-]*')
 LOOPBACK = ('127.0.0.1', '::1', 'localhost')
+# The libvirt each release ships: which config keys a host's files know before libvirt is there.
+LIBVIRT_OF_RELEASE = {('Debian', '12'): '9.0.0', ('Debian', '13'): '11.3.0'}
 # qemu.conf keys kvm_hardening owns; kvm_host_qemu_conf must leave them to it.
 HARDENING_QEMU_KEYS = ('security_driver', 'security_default_confined', 'security_require_confined',
                        'seccomp_sandbox', 'namespaces', 'cgroup_device_acl')
@@ -99,15 +101,39 @@ def is_kind(value, kind):
     }[kind]
 
 
-def known_key_errors(var, conf, known, file_name):
+def libvirt_release(params):
+    """(version, where it comes from) of the host's libvirt: the installed libvirt-daemon's,
+    else the one its release ships; (None, None) when neither is known."""
+    if params.get('libvirt_version'):
+        return params['libvirt_version'], 'installed'
+    shipped = LIBVIRT_OF_RELEASE.get((params.get('distribution'), str(params.get('distribution_major_version'))))
+    if shipped:
+        return shipped, '%s %s ships it' % (params['distribution'], params['distribution_major_version'])
+    return None, None
+
+
+def version_key(version):
+    """(major, minor) of a libvirt version: releases add config keys, micro releases do not."""
+    return tuple(int(part) for part in re.findall(r'\d+', version)[:2])
+
+
+def known_key_errors(var, conf, known, file_name, lacking=None, release=(None, None)):
     """Keys libvirt's file does not know, and values of a kind its lens refuses. known: {key:
-    kinds} from libvirt_keys. The lens on the host has the last word; this table lets the
-    preflight refuse them before anything is installed."""
+    kinds} from libvirt_keys; lacking: {key: newest libvirt release without it}; release: the
+    host's libvirt (libvirt_release). The lens on the host has the last word; this table lets
+    the preflight refuse them before anything is installed."""
     errors = []
     unknown = sorted(key for key in conf if key not in known)
     if unknown:
         errors.append('%s keys %s are not settings of libvirt\'s %s (as the lenses of libvirt %s list them): check '
                       'the spelling, or remove them.' % (var, ', '.join(unknown), file_name, libvirt_keys.RELEASES))
+    version, source = release
+    too_new = sorted(key for key in conf if version and key in (lacking or {})
+                     and version_key(version) <= version_key(lacking[key]))
+    if too_new:
+        errors.append('%s keys %s are not settings of the %s of libvirt %s (%s): they came in a later release, '
+                      'and its lens would refuse them after the packages are installed. Remove them, or set them '
+                      'only for hosts with a newer libvirt.' % (var, ', '.join(too_new), file_name, version, source))
     for key in sorted(key for key in conf if key in known and conf[key] is not None):
         if not any(is_kind(conf[key], kind) for kind in known[key]):
             wanted = ' or '.join(KINDS[kind][0] for kind in known[key])
@@ -160,10 +186,13 @@ def qemu_conf_weakening_errors(conf):
 
 
 def kvm_host_errors(params):
-    """params: layout, layouts_available, distribution, socket_modes {var: value},
-    hugepages_2m_count, storage_pools, pool_mode_default, qemu_conf, daemon_conf."""
+    """params: layout, layouts_available, distribution, distribution_major_version, libvirt_version
+    (installed, or None), socket_modes {var: value}, hugepages_2m_count, storage_pools,
+    pool_mode_default, qemu_conf, daemon_conf."""
+    release = libvirt_release(params)
     errors = (conf_key_errors('kvm_host_qemu_conf', params['qemu_conf'])
-              or known_key_errors('kvm_host_qemu_conf', params['qemu_conf'], libvirt_keys.QEMU_CONF, 'qemu.conf'))
+              or known_key_errors('kvm_host_qemu_conf', params['qemu_conf'], libvirt_keys.QEMU_CONF, 'qemu.conf',
+                                  libvirt_keys.QEMU_CONF_LACKING, release))
     # Refused here too, so kvm_host used without kvm_hardening does not weaken a control.
     if not errors:
         errors.extend(qemu_conf_weakening_errors(params['qemu_conf']))
@@ -171,7 +200,7 @@ def kvm_host_errors(params):
     if not daemon_errors and params['layout'] == 'monolithic':
         # The table has libvirtd.conf's keys; the modular daemons' files have their own.
         daemon_errors = known_key_errors('kvm_host_daemon_conf', params['daemon_conf'], libvirt_keys.DAEMON_CONF,
-                                         'libvirtd.conf')
+                                         'libvirtd.conf', libvirt_keys.DAEMON_CONF_LACKING, release)
     errors.extend(daemon_errors)
     if params['layout'] not in params['layouts_available']:
         errors.append('kvm_host_daemon_layout=%s is not available on %s: its libvirt packages ship only %s.'

@@ -122,6 +122,23 @@ QEMU_CONF = {
     'vxhs_tls_x509_secret_uuid': ('string',),
 }
 
+QEMU_CONF_LACKING = {
+    'auto_save_bypass_cache': '9.0.0',
+    'auto_shutdown_poweroff': '9.0.0',
+    'auto_shutdown_restore': '9.0.0',
+    'auto_shutdown_try_save': '9.0.0',
+    'auto_shutdown_try_shutdown': '9.0.0',
+    'auto_shutdown_wait': '9.0.0',
+    'auto_start_delay': '9.0.0',
+    'qemu_rdp': '9.0.0',
+    'rdp_listen': '9.0.0',
+    'rdp_password': '9.0.0',
+    'rdp_tls_x509_cert_dir': '9.0.0',
+    'rdp_username': '9.0.0',
+    'shared_filesystems': '9.0.0',
+    'storage_use_nbdkit': '9.0.0',
+}
+
 DAEMON_CONF = {
     'access_drivers': ('list',),
     'admin_keepalive_count': ('integer',),
@@ -174,4 +191,7 @@ DAEMON_CONF = {
     'unix_sock_group': ('string',),
     'unix_sock_ro_perms': ('string',),
     'unix_sock_rw_perms': ('string',),
+}
+
+DAEMON_CONF_LACKING = {
 }

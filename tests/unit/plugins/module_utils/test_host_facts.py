@@ -302,12 +302,13 @@ def test_host_validate_runs_only_when_asked(make_host):
 
 def test_dpkg_interrupted_mid_install_is_reported(make_host):
     clean = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/tmp.i': ''}), FakeRunner())
-    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False, 'installed': [], 'apt_lists': False}
+    assert clean['package_db'] == {'manager': 'dpkg', 'interrupted': False, 'installed': [], 'libvirt_version': None,
+                                   'apt_lists': False}
     interrupted = collect(make_host({'/var/lib/dpkg/status': '', '/var/lib/dpkg/updates/0004': 'Package: ovmf\n'}),
                           FakeRunner())
     # Mid-install the status file is stale: no list, so every role runs its package module.
     assert interrupted['package_db'] == {'manager': 'dpkg', 'interrupted': True, 'installed': None,
-                                         'apt_lists': False}
+                                         'libvirt_version': None, 'apt_lists': False}
 
 
 DPKG_STATUS = '''Package: qemu-utils
@@ -332,11 +333,23 @@ Status: install ok installed
 def test_only_fully_installed_packages_are_listed(make_host):
     facts = collect(make_host({'/var/lib/dpkg/status': DPKG_STATUS}), FakeRunner())
     assert facts['package_db']['installed'] == ['libvirt-clients', 'qemu-utils']
+    assert facts['package_db']['libvirt_version'] is None
+
+
+@pytest.mark.parametrize('status, version', [
+    ('install ok installed', '9.0.0'),
+    ('install ok half-configured', None),
+])
+def test_libvirt_version_is_the_installed_daemon_upstream_version(make_host, status, version):
+    stanza = 'Package: libvirt-daemon\nStatus: %s\nVersion: 1:9.0.0-4+deb12u2\n' % status
+    facts = collect(make_host({'/var/lib/dpkg/status': DPKG_STATUS + '\n' + stanza}), FakeRunner())
+    assert facts['package_db']['libvirt_version'] == version
 
 
 def test_rpm_hosts_have_no_installed_list(make_host):
     facts = collect(make_host({'/var/lib/rpm/rpmdb.sqlite': ''}), FakeRunner())
-    assert facts['package_db'] == {'manager': 'rpm', 'interrupted': False, 'installed': None, 'apt_lists': None}
+    assert facts['package_db'] == {'manager': 'rpm', 'interrupted': False, 'installed': None, 'libvirt_version': None,
+                                   'apt_lists': None}
 
 
 @pytest.mark.parametrize('lists, present', [

@@ -15,6 +15,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_har
 def host_params(**changes):
     params = {
         'layout': 'monolithic', 'layouts_available': ['monolithic'], 'distribution': 'Debian',
+        'distribution_major_version': '13', 'libvirt_version': None,
         'socket_modes': {'kvm_host_socket_rw_mode': '0770', 'kvm_host_socket_ro_mode': '0770',
                          'kvm_host_socket_admin_mode': '0700'},
         'hugepages_2m_count': 0,
@@ -269,6 +270,27 @@ def test_keys_libvirt_does_not_know_are_named():
         " 9.0.0 and 11.3.0 list them): check the spelling, or remove them.",
         "kvm_host_daemon_conf keys max_clientz are not settings of libvirt's libvirtd.conf (as the lenses of libvirt"
         " 9.0.0 and 11.3.0 list them): check the spelling, or remove them."]
+
+
+@pytest.mark.parametrize('major, installed', [('12', None), ('13', '9.0.0'), ('12', '8.0.0')])
+def test_keys_of_a_later_libvirt_are_refused_where_the_hosts_libvirt_lacks_them(major, installed):
+    errors = kvm_host_errors(host_params(distribution_major_version=major, libvirt_version=installed,
+                                         qemu_conf={'max_files': 1, 'auto_start_delay': 5, 'rdp_listen': '::1'}))
+    source = 'installed' if installed else 'Debian 12 ships it'
+    assert errors == [
+        'kvm_host_qemu_conf keys auto_start_delay, rdp_listen are not settings of the qemu.conf of libvirt %s (%s): '
+        'they came in a later release, and its lens would refuse them after the packages are installed. Remove '
+        'them, or set them only for hosts with a newer libvirt.' % (installed or '9.0.0', source)]
+
+
+@pytest.mark.parametrize('major, distribution, installed', [
+    ('13', 'Debian', None),  # Debian 13 ships 11.3.0, which knows them
+    ('12', 'Debian', '10.0.0'),  # a newer libvirt than the release's (backports): its lens decides
+    ('9', 'RedHat', None),  # a release whose libvirt is not in the table: its lens decides
+])
+def test_keys_of_a_later_libvirt_pass_where_the_host_may_know_them(major, distribution, installed):
+    assert kvm_host_errors(host_params(distribution=distribution, distribution_major_version=major,
+                                       libvirt_version=installed, qemu_conf={'auto_start_delay': 5})) == []
 
 
 @pytest.mark.parametrize('conf, shown', [
