@@ -16,6 +16,7 @@ import concurrent.futures
 import html.parser
 import json
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -124,7 +125,7 @@ def render(path, profile):
     failed this step once, 33 s in (where rendering starts), beside the container scenario,
     and the log it kept did not say why; the same pages rendered in five runs here."""
     for attempt in (1, 2):
-        result = subprocess.run(CHROMIUM + ['--user-data-dir=%s-%d' % (profile, attempt), '--dump-dom', 'file://' + path],
+        result = subprocess.run(CHROMIUM + ['--user-data-dir=%s-%d' % (profile, attempt), '--dump-dom', pathlib.Path(path).as_uri()],
                                 capture_output=True, text=True, timeout=120, check=False)
         if result.returncode == 0 and '<html' in result.stdout:
             break
