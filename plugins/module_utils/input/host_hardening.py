@@ -117,7 +117,7 @@ def version_key(version):
     return tuple(int(part) for part in re.findall(r'\d+', version)[:2])
 
 
-def known_key_errors(var, conf, known, file_name, lacking=None, release=(None, None)):
+def known_key_errors(var, conf, known, file_name, lacking, release):
     """Keys libvirt's file does not know, and values of a kind its lens refuses. known: {key:
     kinds} from libvirt_keys; lacking: {key: newest libvirt release without it}; release: the
     host's libvirt (libvirt_release). The lens on the host has the last word; this table lets
@@ -128,7 +128,7 @@ def known_key_errors(var, conf, known, file_name, lacking=None, release=(None, N
         errors.append('%s keys %s are not settings of libvirt\'s %s (as the lenses of libvirt %s list them): check '
                       'the spelling, or remove them.' % (var, ', '.join(unknown), file_name, libvirt_keys.RELEASES))
     version, source = release
-    too_new = sorted(key for key in conf if version and key in (lacking or {})
+    too_new = sorted(key for key in conf if version and key in lacking
                      and version_key(version) <= version_key(lacking[key]))
     if too_new:
         errors.append('%s keys %s are not settings of the %s of libvirt %s (%s): they came in a later release, '
