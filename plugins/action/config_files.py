@@ -67,6 +67,9 @@ class ActionModule(ActionBase):
             for key in ('content', 'template', 'vars'):
                 entry.pop(key, None)
             return entry
+        if entry.get('state') == 'directory':
+            # The module refuses content, template and vars here, naming the entry.
+            return entry
         has_content = entry.get('content') is not None
         has_template = entry.get('template') is not None
         if has_content == has_template:

@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 ---
 module: config_files
-short_description: Write or remove many files, some rendered from templates, in one round trip
+short_description: Write or remove many files, some rendered from templates, and make directories, in one round trip
 version_added: 0.4.0
 description:
   - Makes every file of O(files) hold the given content, owner, group and mode, or be absent, in one module call.
@@ -23,6 +23,8 @@ description:
   - New content is written to a temporary file in the file's own directory, checked with O(files[].validate)
     when given, then moved over the file atomically. The temporary file has the wanted owner, group and mode
     before it is checked and moved, so the new content is never readable more widely than O(files[].mode) allows.
+  - An entry with O(files[].state=directory) makes a directory, or corrects the owner, group and mode of an
+    existing one, so that a role's directories take the same single call.
   - Files are applied in the order given; all entries are checked before the first one is changed.
 author:
   - kvmcloud.hypervisor maintainers (@kvmcloud)
@@ -73,7 +75,7 @@ options:
       mode:
         description:
           - The file's permissions as a quoted octal string such as V('0644') or V('0640').
-          - Required for V(present) files, so that nothing depends on the umask. Numbers and symbolic modes are
+          - Required for V(present) files and directories, so that nothing depends on the umask. Numbers and symbolic modes are
             refused, because YAML turns an unquoted C(0644) into a number.
         type: raw
       validate:
@@ -89,8 +91,11 @@ options:
         description:
           - V(present) makes the file hold O(files[].content); V(absent) removes it. For V(absent), every other
             option but O(files[].path) is ignored and no template is rendered.
+          - V(directory) makes a directory with O(files[].owner), O(files[].group) and O(files[].mode), or gives
+            an existing one those. Its contents are left alone; a directory that an earlier entry's missing
+            parents would create must come before that entry.
         type: str
-        choices: [present, absent]
+        choices: [present, absent, directory]
         default: present
       diff:
         description:
@@ -156,6 +161,11 @@ EXAMPLES = r'''
         diff: false
       - path: /etc/libvirt/libvirt-admin.conf.dpkg-old
         state: absent
+      - path: /var/lib/kvmcloud/seeds
+        state: directory
+        owner: root
+        group: root
+        mode: "0700"
   register: kvm_host_config_files
   notify: Restart libvirt daemons
 
@@ -191,6 +201,7 @@ files:
       description: The state asked for.
       type: str
       sample: present
+      choices: [present, absent, directory]
   sample:
     - {path: /etc/libvirt/virtqemud.conf, changed: true, state: present}
     - {path: /etc/libvirt/libvirt-admin.conf.dpkg-old, changed: false, state: absent}
@@ -297,6 +308,7 @@ class Plan:
         self.attr_before = {}
         self.attr_after = {}
         self.content_changed = False
+        self.create_dir = False
 
     @property
     def label(self):
@@ -304,7 +316,7 @@ class Plan:
 
     @property
     def changed(self):
-        return bool(self.new_dirs or self.content_changed or self.attr_after)
+        return bool(self.new_dirs or self.create_dir or self.content_changed or self.attr_after)
 
 
 def plan_absent(plan):
@@ -320,20 +332,14 @@ def plan_absent(plan):
     plan.content_changed = True
 
 
-def plan_present(module, plan, entry, planned_dirs, warnings):
-    if entry['template'] is not None:
-        raise FileError('template needs the action plugin on the controller; call the module as '
-                        'kvmcloud.hypervisor.config_files, not through ansible.legacy or a module path')
-    if entry['content'] is None:
-        raise FileError('content is required with state=present')
+def plan_attributes(module, plan, entry, warnings):
+    """The wanted mode, uid and gid of a file or directory entry."""
     mode = entry['mode']
     if mode is None:
-        raise FileError('mode is required with state=present, as a quoted octal string such as "0644"')
+        raise FileError('mode is required with state=%s, as a quoted octal string such as "0644"' % plan.state)
     if not isinstance(mode, str) or not MODE_PATTERN.match(mode):
         raise FileError('mode must be a quoted octal string such as "0644", not %r' % (mode,))
     plan.mode = int(mode, 8)
-    plan.after = to_bytes(entry['content'], errors='surrogate_or_strict')
-
     for attr, value, lookup in (('owner', plan.owner, pwd.getpwnam), ('group', plan.group, grp.getgrnam)):
         if value is None:
             continue
@@ -341,30 +347,12 @@ def plan_present(module, plan, entry, planned_dirs, warnings):
         if resolved is None:
             if not module.check_mode:
                 raise FileError('%s %s does not exist on the target' % (attr, value))
-            warnings.append('%s: %s %s does not exist (yet); the file counts as changed' % (plan.label, attr, value))
+            warnings.append('%s: %s %s does not exist (yet); the %s counts as changed'
+                            % (plan.label, attr, value, 'directory' if plan.state == 'directory' else 'file'))
         setattr(plan, 'uid' if attr == 'owner' else 'gid', resolved)
 
-    plan.real = os.path.realpath(plan.path)
-    directory = os.path.dirname(plan.real)
-    missing = missing_parents(directory)
-    if missing and not module.params['parents']:
-        raise FileError('directory %s does not exist and parents=false' % missing[0])
-    plan.new_dirs = [d for d in missing if d not in planned_dirs]
-    planned_dirs.update(plan.new_dirs)
-    if missing:
-        plan.content_changed = True
-        return
 
-    if os.path.lexists(plan.real):
-        plan.stat = os.stat(plan.real)
-        if not stat.S_ISREG(plan.stat.st_mode):
-            raise FileError('%s exists and is not a regular file' % plan.real)
-        with open(plan.real, 'rb') as handle:
-            plan.before = handle.read()
-    plan.content_changed = plan.before != plan.after
-    if plan.stat is None:
-        return
-
+def plan_attribute_changes(plan):
     current = plan.stat
     if plan.owner is not None and plan.uid != current.st_uid:
         plan.attr_before['owner'] = user_name(current.st_uid)
@@ -377,6 +365,60 @@ def plan_present(module, plan, entry, planned_dirs, warnings):
         plan.attr_after['mode'] = '%04o' % plan.mode
 
 
+def plan_new_parents(module, plan, directory, planned_dirs):
+    """Whether directory is missing; its missing directories not planned yet go to plan.new_dirs."""
+    missing = missing_parents(directory)
+    if missing and not module.params['parents']:
+        raise FileError('directory %s does not exist and parents=false' % missing[0])
+    plan.new_dirs = [d for d in missing if d not in planned_dirs]
+    planned_dirs.update(plan.new_dirs)
+    return bool(missing)
+
+
+def plan_present(module, plan, entry, planned_dirs, warnings):
+    if entry['template'] is not None:
+        raise FileError('template needs the action plugin on the controller; call the module as '
+                        'kvmcloud.hypervisor.config_files, not through ansible.legacy or a module path')
+    if entry['content'] is None:
+        raise FileError('content is required with state=present')
+    plan_attributes(module, plan, entry, warnings)
+    plan.after = to_bytes(entry['content'], errors='surrogate_or_strict')
+
+    plan.real = os.path.realpath(plan.path)
+    if plan_new_parents(module, plan, os.path.dirname(plan.real), planned_dirs):
+        plan.content_changed = True
+        return
+
+    if os.path.lexists(plan.real):
+        plan.stat = os.stat(plan.real)
+        if not stat.S_ISREG(plan.stat.st_mode):
+            raise FileError('%s exists and is not a regular file' % plan.real)
+        with open(plan.real, 'rb') as handle:
+            plan.before = handle.read()
+    plan.content_changed = plan.before != plan.after
+    if plan.stat is not None:
+        plan_attribute_changes(plan)
+
+
+def plan_directory(module, plan, entry, planned_dirs, warnings):
+    for option in ('content', 'template', 'vars', 'validate'):
+        if entry[option] is not None:
+            raise FileError('%s does not apply to state=directory' % option)
+    plan_attributes(module, plan, entry, warnings)
+    plan.real = os.path.realpath(plan.path)
+    if plan.real in planned_dirs:
+        raise FileError('an earlier entry creates it as a missing parent (root, 0755); list this entry '
+                        'before the entries inside it')
+    if plan_new_parents(module, plan, plan.real, planned_dirs):
+        # missing_parents counted the directory itself: it is this entry's, not a parent.
+        plan.new_dirs = [d for d in plan.new_dirs if d != plan.real]
+        plan.create_dir = True
+        return
+    # missing_parents refused anything but a directory at plan.real.
+    plan.stat = os.stat(plan.real)
+    plan_attribute_changes(plan)
+
+
 def make_dirs(module, directories):
     for directory in directories:
         os.mkdir(directory, DIR_MODE)
@@ -384,6 +426,15 @@ def make_dirs(module, directories):
         os.chown(directory, 0, 0)
         if module.selinux_enabled():
             module.set_context_if_different(directory, module.selinux_default_context(directory), False)
+
+
+def make_dir(module, plan):
+    # Made root-only, then given its owner, group and mode: never open wider than asked.
+    os.mkdir(plan.real, 0o700)
+    os.chown(plan.real, plan.uid if plan.uid is not None else -1, plan.gid if plan.gid is not None else -1)
+    os.chmod(plan.real, plan.mode)
+    if module.selinux_enabled():
+        module.set_context_if_different(plan.real, module.selinux_default_context(plan.real), False)
 
 
 def run_validate(module, plan, candidate):
@@ -433,7 +484,9 @@ def apply_plan(module, plan):
             os.unlink(plan.path)
         return
     make_dirs(module, plan.new_dirs)
-    if plan.content_changed:
+    if plan.create_dir:
+        make_dir(module, plan)
+    elif plan.content_changed:
         write_file(module, plan)
     file_args = module.load_file_common_arguments(
         dict(owner=plan.owner, group=plan.group, mode='%04o' % plan.mode), path=plan.real)
@@ -446,6 +499,11 @@ def plan_diffs(plan):
         diffs.append(dict(before_header=directory, after_header=directory,
                           before=dict(path=directory, state='absent'),
                           after=dict(path=directory, state='directory', owner='root', group='root', mode='0755')))
+    if plan.create_dir:
+        after = dict(path=plan.path, state='directory', mode='%04o' % plan.mode)
+        after.update(dict((key, value) for key, value in (('owner', plan.owner), ('group', plan.group)) if value))
+        diffs.append(dict(before_header=plan.path, after_header=plan.path,
+                          before=dict(path=plan.path, state='absent'), after=after))
     if plan.content_changed:
         diffs.append(dict(before_header=plan.path, after_header=plan.path,
                           before=shown(plan.before, plan.visible), after=shown(plan.after, plan.visible)))
@@ -479,7 +537,7 @@ def main():
                 group=dict(type='str'),
                 mode=dict(type='raw'),
                 validate=dict(type='str'),
-                state=dict(type='str', choices=['present', 'absent'], default='present'),
+                state=dict(type='str', choices=['present', 'absent', 'directory'], default='present'),
                 diff=dict(type='bool', default=True),
             )),
             parents=dict(type='bool', default=True),
@@ -506,6 +564,8 @@ def main():
             seen[plan.path] = index
             if plan.state == 'absent':
                 plan_absent(plan)
+            elif plan.state == 'directory':
+                plan_directory(module, plan, entry, planned_dirs, warnings)
             else:
                 plan_present(module, plan, entry, planned_dirs, warnings)
         except (FileError, IOError, OSError) as exc:
@@ -525,7 +585,7 @@ def main():
                 result['changed'] = bool(result['changed_paths'])
                 fail('%s: %s' % (plan.label, to_native(exc)))
         result['changed_paths'].extend(plan.new_dirs)
-        if plan.content_changed or plan.attr_after:
+        if plan.create_dir or plan.content_changed or plan.attr_after:
             result['changed_paths'].append(plan.path)
         result['files'].append(dict(path=plan.path, changed=plan.changed, state=plan.state))
         result['changed'] = result['changed'] or plan.changed

@@ -77,6 +77,7 @@ def test_templates_are_rendered_on_the_controller_and_the_module_called_once(lay
         {'path': '/etc/same', 'template': 'same.j2', 'mode': '0644'},
         {'path': '/etc/play-only', 'template': 'play-only.j2', 'mode': '0644'},
         {'path': '/etc/old', 'state': 'absent', 'template': 'gone.j2', 'vars': {'a': 1}},
+        {'path': '/var/lib/guests', 'state': 'directory', 'mode': '0711'},
     ]
     result, module_args = run_action(layout, {'files': files, 'parents': False})
     assert result == {'changed': True, 'changed_paths': ['/etc/x']}
@@ -84,6 +85,7 @@ def test_templates_are_rendered_on_the_controller_and_the_module_called_once(lay
     sent = module_args['files']
     assert [entry['path'] for entry in sent] == [entry['path'] for entry in files]
     assert all('template' not in entry and 'vars' not in entry for entry in sent)
+    assert all('content' in entry for entry in sent[:5])
 
     lines = sent[0]['content'].split('\n')
     assert lines[0].startswith('# Ansible managed')
@@ -96,6 +98,8 @@ def test_templates_are_rendered_on_the_controller_and_the_module_called_once(lay
     assert sent[4]['content'] == 'hello from the play\n'
     # Nothing is rendered for an absent file.
     assert sent[5] == {'path': '/etc/old', 'state': 'absent'}
+    # A directory needs neither content nor template.
+    assert sent[6] == files[6]
     # The task's own arguments are left alone.
     assert files[0]['template'] == 'daemon.conf.j2'
 

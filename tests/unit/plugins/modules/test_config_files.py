@@ -372,3 +372,86 @@ def test_a_directory_in_the_way_fails(tmp_path):
     result, failed, runner, log = run_module({'files': [{'path': str(tmp_path / 'conf'), 'content': 'x',
                                                          'mode': '0644'}]})
     assert failed and 'is not a regular file' in result['msg']
+
+
+def test_directories_are_made_with_their_attributes_files_go_inside_then_nothing_changes(tmp_path):
+    guest = tmp_path / 'guests' / 'web'
+    files = [{'path': str(guest), 'state': 'directory', 'owner': 'root', 'group': 'bin', 'mode': '0711'},
+             {'path': str(guest / 'seed'), 'state': 'directory', 'owner': 'daemon', 'mode': '0700'},
+             {'path': str(guest / 'seed' / 'user-data'), 'content': '#cloud-config\n', 'mode': '0600'}]
+    result, failed, runner, log = run_module({'files': files, '_ansible_check_mode': True, '_ansible_diff': True})
+    assert not failed, result
+    expected_paths = [str(tmp_path / 'guests'), str(guest), str(guest / 'seed'), str(guest / 'seed' / 'user-data')]
+    assert (result['changed'], result['changed_paths']) == (True, expected_paths)
+    assert listing(tmp_path) == []
+    check_diff = result['diff']
+
+    old_umask = os.umask(0o022)
+    try:
+        result, failed, runner, log = run_module({'files': files, '_ansible_diff': True})
+    finally:
+        os.umask(old_umask)
+    assert not failed, result
+    assert result['changed_paths'] == expected_paths
+    assert result['files'][1] == {'path': str(guest / 'seed'), 'changed': True, 'state': 'directory'}
+    assert result['diff'] == check_diff
+    assert result['diff'][1] == {'before_header': str(guest), 'after_header': str(guest),
+                                 'before': {'path': str(guest), 'state': 'absent'},
+                                 'after': {'path': str(guest), 'state': 'directory', 'owner': 'root',
+                                           'group': 'bin', 'mode': '0711'}}
+    assert attrs(tmp_path / 'guests') == (0, 0, '0755')
+    assert attrs(guest) == (0, 2, '0711')
+    assert attrs(guest / 'seed')[0::2] == (1, '0700')
+    assert (guest / 'seed' / 'user-data').read_text() == '#cloud-config\n'
+
+    result, failed, runner, log = run_module({'files': files})
+    assert (failed, result['changed'], result['changed_paths']) == (False, False, [])
+
+
+def test_an_existing_directory_gets_its_mode_and_owner_and_keeps_its_contents(tmp_path):
+    directory = tmp_path / 'images'
+    directory.mkdir(mode=0o755)
+    (directory / 'base.qcow2').write_text('x')
+    os.chown(str(directory), 1, 1)
+    entry = {'path': str(directory), 'state': 'directory', 'owner': 'root', 'group': 'root', 'mode': '0711'}
+    result, failed, runner, log = run_module({'files': [entry], '_ansible_diff': True})
+    assert not failed, result
+    assert result['changed_paths'] == [str(directory)]
+    header = '%s (file attributes)' % directory
+    assert result['diff'] == [{'before_header': header, 'after_header': header,
+                               'before': {'owner': 'daemon', 'group': 'daemon', 'mode': '0755'},
+                               'after': {'owner': 'root', 'group': 'root', 'mode': '0711'}}]
+    assert attrs(directory) == (0, 0, '0711')
+    assert listing(directory) == ['base.qcow2']
+
+
+@pytest.mark.parametrize('entry, message', [
+    ({}, 'mode is required with state=directory, as a quoted octal string such as "0644"'),
+    ({'mode': '0700', 'content': 'x'}, 'content does not apply to state=directory'),
+    ({'mode': '0700', 'validate': 'true %s'}, 'validate does not apply to state=directory'),
+])
+def test_bad_directory_entries_fail_naming_the_entry(tmp_path, entry, message):
+    path = tmp_path / 'd'
+    result, failed, runner, log = run_module({'files': [dict(entry, path=str(path), state='directory')]})
+    assert failed
+    assert result['msg'] == 'config_files: files[0] (%s): %s' % (path, message)
+    assert listing(tmp_path) == []
+
+
+def test_a_file_where_a_directory_belongs_fails(tmp_path):
+    (tmp_path / 'd').write_text('x')
+    result, failed, runner, log = run_module({'files': [{'path': str(tmp_path / 'd'), 'state': 'directory',
+                                                         'mode': '0700'}]})
+    assert failed and result['msg'].endswith('%s is not a directory' % (tmp_path / 'd'))
+    assert (tmp_path / 'd').read_text() == 'x'
+
+
+def test_a_directory_listed_after_an_entry_inside_it_fails_before_any_change(tmp_path):
+    inner = tmp_path / 'guest' / 'disk.conf'
+    files = [{'path': str(inner), 'content': 'x', 'mode': '0600'},
+             {'path': str(tmp_path / 'guest'), 'state': 'directory', 'mode': '0700'}]
+    result, failed, runner, log = run_module({'files': files})
+    assert failed
+    assert result['msg'] == ('config_files: files[1] (%s): an earlier entry creates it as a missing parent (root, '
+                             '0755); list this entry before the entries inside it' % (tmp_path / 'guest'))
+    assert listing(tmp_path) == []
