@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Controller side of kvmcloud.hypervisor.config_files: renders the templates, then calls the module once."""
+"""Controller side of kvmcloud.hypervisor.config_files: renders the templates and reads the controller
+files (src), then calls the module once."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -64,19 +65,23 @@ class ActionModule(ActionBase):
         label = 'config_files: files[%d] (%s)' % (index, path)
         if entry.get('state', 'present') == 'absent':
             # Nothing is written, so nothing is rendered.
-            for key in ('content', 'template', 'vars'):
+            for key in ('content', 'template', 'src', 'vars'):
                 entry.pop(key, None)
             return entry
         if entry.get('state') == 'directory':
             # The module refuses content, template and vars here, naming the entry.
             return entry
-        has_content = entry.get('content') is not None
-        has_template = entry.get('template') is not None
-        if has_content == has_template:
-            raise AnsibleActionFail('%s: give exactly one of content and template, not %s'
-                                    % (label, 'both' if has_content else 'neither'))
+        given = [key for key in ('content', 'template', 'src') if entry.get(key) is not None]
+        if len(given) != 1:
+            raise AnsibleActionFail('%s: give exactly one of content, template and src, not %s'
+                                    % (label, ' and '.join(given) if given else 'none'))
         extra_vars = entry.pop('vars', None)
-        if has_content:
+        if given == ['src']:
+            if extra_vars is not None:
+                raise AnsibleActionFail('%s: vars only go with template' % label)
+            entry['content'] = self._read(label, entry.pop('src'))
+            return entry
+        if given == ['content']:
             if extra_vars is not None:
                 raise AnsibleActionFail('%s: vars only go with template' % label)
             if not isinstance(entry['content'], str):
@@ -87,6 +92,19 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('%s: vars must be a dict, got %s' % (label, type(extra_vars).__name__))
         entry['content'] = self._render(label, entry.pop('template'), path, extra_vars or {}, task_vars)
         return entry
+
+    def _read(self, label, name):
+        """The text of a controller file, found as ansible.builtin.copy finds its src (vault-encrypted too)."""
+        try:
+            source = self._find_needle('files', name)
+        except AnsibleError:
+            raise AnsibleActionFail('%s: src %s not found on the controller' % (label, name))
+        try:
+            return to_text(self._loader.get_text_file_contents(source))
+        except UnicodeError:
+            raise AnsibleActionFail('%s: src %s is not UTF-8 text' % (label, name))
+        except AnsibleError as exc:
+            raise AnsibleActionFail('%s: src %s: %s' % (label, name, to_text(exc)))
 
     def _render(self, label, name, dest, extra_vars, task_vars):
         """name rendered as ansible.builtin.template renders its src, with extra_vars on top of task_vars."""

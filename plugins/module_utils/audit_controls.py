@@ -315,21 +315,50 @@ def l7_consoles(ctx):
     return (FAIL if problems else PASS), joined(problems + evidence)
 
 
+# The files QEMU's migration stream takes from its TLS directory.
+QEMU_TLS_FILES = ('ca-cert.pem', 'server-cert.pem', 'server-key.pem', 'client-cert.pem', 'client-key.pem')
+
+
 def l8_migration(ctx):
     missing = no_qemu_driver(ctx)
     if missing:
         return missing
-    address = ctx.qemu_conf.get('migration_address')
+    conf = ctx.qemu_conf
+    address = conf.get('migration_address')
     if address is None:
         return NA, 'migration is opt-in and migration_address is not set'
     problems = []
     if address in ('0.0.0.0', '::'):
         problems.append('migration_address = %s listens on every network' % address)
-    tls_on = _tls_on(ctx)[0]
-    force, text = setting(ctx.qemu_conf, 'migrate_tls_force', 0)
-    if tls_on and force != 1:
-        problems.append('TLS is on but migrate_tls_force != 1')
-    return (FAIL if problems else PASS), joined(problems + ['migration_address = %s' % address, text])
+    force, force_text = setting(conf, 'migrate_tls_force', 0)
+    if force != 1:
+        problems.append('migrate_tls_force != 1: a guest may migrate over plain TCP')
+    low, low_text = setting(conf, 'migration_port_min', 49152)
+    high, high_text = setting(conf, 'migration_port_max', 49215)
+    ports_valid = isinstance(low, int) and isinstance(high, int) and 1024 <= low <= high <= 65535
+    if not ports_valid:
+        problems.append('migration port range %s-%s is not a range within 1024-65535' % (low, high))
+    elif any(low <= port <= high for port in (16509, 16514)):
+        problems.append("migration port range %d-%d takes libvirt's own port" % (low, high))
+    tls_dir = conf.get('migrate_tls_x509_cert_dir') or conf.get('default_tls_x509_cert_dir') or '/etc/pki/qemu'
+    for name in QEMU_TLS_FILES:
+        info = ctx.fs.owner_info('%s/%s' % (tls_dir, name))
+        if info is None:
+            problems.append('%s/%s missing' % (tls_dir, name))
+        elif name.endswith('-key.pem') and int(info['mode'], 8) & 0o007:
+            problems.append('%s/%s readable by others (%s)' % (tls_dir, name, info['mode']))
+    if not (ctx.remote_conf or {}).get('tls_allowed_dn_list'):
+        problems.append('tls_allowed_dn_list not set: any certificate of the CA may connect to migrate')
+    # Incoming migrations listen only while one runs: any listener in the range must be on the address.
+    stray = []
+    if ports_valid:
+        stray = ['%s:%d' % (l['address'], l['port']) for l in ctx.listeners
+                 if low <= l['port'] <= high and l['address'] != address]
+    if stray:
+        problems.append('listeners in the migration port range off migration_address: ' + ', '.join(stray))
+    evidence = ['migration_address = %s' % address, force_text, low_text, high_text,
+                'QEMU TLS files in %s' % tls_dir]
+    return (FAIL if problems else PASS), joined(problems + evidence)
 
 
 # ---------------------------------------------------------------- Q: QEMU confinement
@@ -815,8 +844,9 @@ CONTROLS = [
     ('L6', 'Config file modes', l6_config_modes, 'qemu.conf 0600 root; other libvirt configs writable only by root.'),
     ('L7', 'Consoles local only', l7_consoles,
      'Set vnc_listen/spice_listen = "127.0.0.1" or vnc_auto_unix_socket = 1; remote consoles only with vnc_tls and vnc_tls_x509_verify.'),
-    ('L8', 'Migration on its own network', l8_migration,
-     'Set migration_address to the migration network address and migrate_tls_force = 1 when TLS is on.'),
+    ('L8', 'Migration on its own network, over TLS', l8_migration,
+     'Set migration_address to this host\'s address on the migration network, migrate_tls_force = 1, a port range '
+     'of its own, QEMU\'s TLS files in /etc/pki/qemu (keys not readable by others) and tls_allowed_dn_list.'),
     ('Q1', 'Real security driver', q1_security_driver, 'Set security_driver = "apparmor" or "selinux" with that LSM enabled; never "none".'),
     ('Q2', 'Confinement required', q2_confinement,
      'Set security_default_confined = 1 and security_require_confined = 1; remove <seclabel type="none"> from domains.'),

@@ -112,6 +112,9 @@ def network_facts(fs, runner):
         'default_route_interface': v4,
         'default_route_interface_ipv6': v6,
         'bridges': bridge_facts(fs, addresses, complete, default_ifaces),
+        # Every interface's addresses, so a role can check that an address it is given is this host's.
+        'addresses': addresses,
+        'addresses_complete': complete,
         'sriov_interfaces': sriov_interfaces(fs),
         'ip_forward': fs.read_int('/proc/sys/net/ipv4/ip_forward'),
         'ipv6_forwarding': fs.read_int('/proc/sys/net/ipv6/conf/all/forwarding'),

@@ -46,7 +46,8 @@ options:
       content:
         description:
           - The text the file holds, written as UTF-8.
-          - With O(files[].state=present), exactly one of O(files[].content) and O(files[].template) is needed.
+          - With O(files[].state=present), exactly one of O(files[].content), O(files[].template) and
+            O(files[].src) is needed.
         type: str
       template:
         description:
@@ -57,6 +58,14 @@ options:
           - Rendered with M(ansible.builtin.template)'s defaults (C(trim_blocks), trailing newline kept).
           - Handled by the action plugin; the module on the target only ever sees O(files[].content).
         type: str
+      src:
+        description:
+          - A file on the controller whose text the file holds, found as M(ansible.builtin.copy) finds its
+            O(ansible.builtin.copy#module:src) (the role's C(files/) directory first; an absolute path as it is),
+            read as UTF-8 text; a vault-encrypted file is decrypted.
+          - Handled by the action plugin; the module on the target only ever sees O(files[].content).
+        type: str
+        version_added: 0.4.0
       vars:
         description:
           - Extra variables for this one template, on top of the task's variables, like
@@ -376,9 +385,10 @@ def plan_new_parents(module, plan, directory, planned_dirs):
 
 
 def plan_present(module, plan, entry, planned_dirs, warnings):
-    if entry['template'] is not None:
-        raise FileError('template needs the action plugin on the controller; call the module as '
-                        'kvmcloud.hypervisor.config_files, not through ansible.legacy or a module path')
+    for option in ('template', 'src'):
+        if entry[option] is not None:
+            raise FileError('%s needs the action plugin on the controller; call the module as '
+                            'kvmcloud.hypervisor.config_files, not through ansible.legacy or a module path' % option)
     if entry['content'] is None:
         raise FileError('content is required with state=present')
     plan_attributes(module, plan, entry, warnings)
@@ -401,7 +411,7 @@ def plan_present(module, plan, entry, planned_dirs, warnings):
 
 
 def plan_directory(module, plan, entry, planned_dirs, warnings):
-    for option in ('content', 'template', 'vars', 'validate'):
+    for option in ('content', 'template', 'src', 'vars', 'validate'):
         if entry[option] is not None:
             raise FileError('%s does not apply to state=directory' % option)
     plan_attributes(module, plan, entry, warnings)
@@ -532,6 +542,7 @@ def main():
                 path=dict(type='path', required=True),
                 content=dict(type='str'),
                 template=dict(type='str'),
+                src=dict(type='str'),
                 vars=dict(type='dict'),
                 owner=dict(type='str'),
                 group=dict(type='str'),

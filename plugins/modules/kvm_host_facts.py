@@ -223,7 +223,9 @@ ansible_facts:
               C(ipv6_forwarding) (C(net.ipv6.conf.all.forwarding)),
               C(bridges) (list of C(name), C(ports), C(ipv4), C(ipv6_global), C(accept_ra),
               C(carries_host_address) (null when unknown), C(carries_default_route)),
-              C(sriov_interfaces) (list of C(name), C(total_vfs), C(num_vfs)).
+              C(sriov_interfaces) (list of C(name), C(total_vfs), C(num_vfs)),
+              C(addresses) (per interface, C(ipv4) and C(ipv6_global), each a list of C(ADDRESS/PREFIX)),
+              C(addresses_complete) (false when C(ip) is missing, so that only IPv6 addresses are known).
           type: dict
           returned: always
         units:

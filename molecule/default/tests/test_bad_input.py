@@ -77,6 +77,24 @@ CASES = {
          "kvm_hardening_tls_server_cert": "/nonexistent/cert.pem", "kvm_hardening_tls_server_key": "/nonexistent/key.pem",
          "kvm_hardening_tls_allowed_dn_list": ["CN=admin"]},
         ["kvm_hardening_tls_ca_cert=/nonexistent/ca.pem: no such file on the controller"]),
+    "migration without TLS": (
+        {"kvm_hardening_tls_enabled": False},
+        ["kvm_hardening_migration_enabled is true but kvm_hardening_tls_enabled is false", "qemu+ssh://"]),
+    "migration address of another host": (
+        {"kvm_hardening_migration_address": "198.51.100.7"},
+        ["kvm_hardening_migration_address=198.51.100.7 is not an address of"]),
+    "migration on every address": (
+        {"kvm_hardening_migration_address": "0.0.0.0"},
+        ["kvm_hardening_migration_address=0.0.0.0: a wildcard, loopback, link-local or multicast address"]),
+    "migration ports over libvirt's own": (
+        {"kvm_hardening_migration_port_min": 16000, "kvm_hardening_migration_port_max": 17000},
+        ["kvm_hardening_migration_port_min=16000", "takes libvirt's own port 16509, 16514"]),
+    "migration client key missing on the controller": (
+        {"kvm_hardening_tls_client_key": "/nonexistent/client.key"},
+        ["kvm_hardening_tls_client_key=/nonexistent/client.key: no such file on the controller"]),
+    "migration key set through kvm_host": (
+        {"kvm_host_qemu_conf": {"migrate_tls_force": False}},
+        ["kvm_host_qemu_conf weakens the hardening baseline or sets a key kvm_hardening owns", "migrate_tls_force"]),
     "relative image directory": (
         {"kvm_hardening_image_dirs": ["images"]}, ["kvm_hardening_image_dirs[0] entry 'images'", "absolute"]),
     "KSM both on and off": (

@@ -28,6 +28,16 @@ def test_controls_applied_by_the_role_pass(host, hostname):
     assert failing == {}
 
 
+def test_migration_is_audited_where_it_is_configured(host, hostname):
+    control = audit(host, hostname)["L8"]
+    print("\nL8: %s: %s" % (control["status"], control["evidence"]))
+    if hostname == "kvmhost-trixie":
+        assert control["status"] == "pass"
+        assert "migrate_tls_force = 1" in control["evidence"]
+    else:
+        assert control["status"] == "not_applicable"
+
+
 def test_the_container_test_bed_is_not_reported_as_confined(host, hostname):
     # Docker containers here see no LSM: the audit must say so, never pass. kvm_hardening
     # leaves confinement unrequired there (it would stop every guest), and the audit says that too.

@@ -5,16 +5,22 @@ scenario's variables. The MAC controls need a kernel of their own: molecule/appa
 molecule/selinux prove those in VMs.
 """
 
+import hashlib
+import os
 import re
 
+from hostnet import management_address
 from playbook import recap, run_playbook
+
+MIGRATION_KEYS = ("migrate_tls_force", "migration_address", "migration_host", "migration_port_min",
+                  "migration_port_max", "default_tls_x509_cert_dir", "default_tls_x509_verify")
 
 
 def conf_lines(host, path):
     """The active (uncommented) key = value lines of a libvirt config file."""
     text = host.file(path).content_string
     return dict((key.strip(), value.strip()) for key, value in
-                re.findall(r"^([a-z_]+)\s*=\s*(.+)$", text, re.MULTILINE))
+                re.findall(r"^([a-z0-9_]+)\s*=\s*(.+)$", text, re.MULTILINE))
 
 
 def listening(host, port):
@@ -65,6 +71,56 @@ def test_tls_lets_in_only_the_allowed_client(host, hostname):
     print("\nallowed client rc=%d; other client rc=%d: %s" % (allowed.rc, refused.rc, refused.stderr.strip()))
     assert allowed.rc == 0, allowed.stderr
     assert refused.rc != 0
+
+
+def test_migration_only_over_tls_where_it_is_turned_on(host, hostname):
+    conf = conf_lines(host, "/etc/libvirt/qemu.conf")
+    if hostname != "kvmhost-trixie":
+        assert [key for key in MIGRATION_KEYS if key in conf] == []
+        assert not host.file("/etc/pki/qemu").exists
+        return
+    address = management_address(host)
+    print("\nqemu.conf: %s" % {key: conf.get(key) for key in MIGRATION_KEYS})
+    assert conf["migrate_tls_force"] == "1"
+    assert conf["migration_address"] == conf["migration_host"] == '"%s"' % address
+    assert (conf["migration_port_min"], conf["migration_port_max"]) == ("49152", "49215")
+    assert conf["default_tls_x509_cert_dir"] == '"/etc/pki/qemu"'
+    assert conf["default_tls_x509_verify"] == "1"
+
+
+def test_migration_certificates_are_in_place_and_qemu_alone_reads_their_keys(host, hostname):
+    if hostname != "kvmhost-trixie":
+        return
+    pki = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "pki")
+    expected = {
+        "/etc/pki/qemu/ca-cert.pem": ("ca.pem", "root", 0o644),
+        "/etc/pki/qemu/server-cert.pem": ("server.pem", "root", 0o644),
+        "/etc/pki/qemu/server-key.pem": ("server.key", "kvm", 0o640),
+        "/etc/pki/qemu/client-cert.pem": ("migration.pem", "root", 0o644),
+        "/etc/pki/qemu/client-key.pem": ("migration.key", "kvm", 0o640),
+        "/etc/pki/libvirt/clientcert.pem": ("migration.pem", "root", 0o644),
+        "/etc/pki/libvirt/private/clientkey.pem": ("migration.key", "root", 0o600),
+    }
+    for path, (source, group, mode) in expected.items():
+        found = host.file(path)
+        with open(os.path.join(pki, source), "rb") as handle:
+            want = hashlib.sha256(handle.read()).hexdigest()
+        assert (found.user, found.group, found.mode) == ("root", group, mode), path
+        assert found.sha256sum == want, path
+    # QEMU itself, as the user and group libvirt runs it as, loads both ends of the migration
+    # stream's TLS from that directory and checks them against the CA; a key it cannot read, a
+    # certificate of the wrong purpose or another CA fails here.
+    loaded = host.run(
+        "echo quit | timeout 60 runuser -u libvirt-qemu -g kvm -- qemu-system-x86_64 -machine none -nodefaults"
+        " -display none -monitor stdio"
+        " -object tls-creds-x509,id=in,dir=/etc/pki/qemu,endpoint=server,verify-peer=on"
+        " -object tls-creds-x509,id=out,dir=/etc/pki/qemu,endpoint=client")
+    print("\nQEMU loading the migration TLS credentials: rc=%d %s" % (loaded.rc, loaded.stderr.strip()))
+    assert loaded.rc == 0, loaded.stderr
+    refused = host.run(
+        "echo quit | timeout 60 runuser -u nobody -g nogroup -- qemu-system-x86_64 -machine none -nodefaults"
+        " -display none -monitor stdio -object tls-creds-x509,id=in,dir=/etc/pki/qemu,endpoint=server")
+    assert refused.rc != 0, "another user could read the migration key"
 
 
 def test_dev_kvm_is_restricted(host):

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import ipaddress
 import os
 import re
 
@@ -34,7 +35,13 @@ LOOPBACK = ('127.0.0.1', '::1', 'localhost')
 LIBVIRT_OF_RELEASE = {('Debian', '12'): '9.0.0', ('Debian', '13'): '11.3.0'}
 # qemu.conf keys kvm_hardening owns; kvm_host_qemu_conf must leave them to it.
 HARDENING_QEMU_KEYS = ('security_driver', 'security_default_confined', 'security_require_confined',
-                       'seccomp_sandbox', 'namespaces', 'cgroup_device_acl')
+                       'seccomp_sandbox', 'namespaces', 'cgroup_device_acl',
+                       # L8, live migration
+                       'migrate_tls_force', 'migration_address', 'migration_host', 'migration_port_min',
+                       'migration_port_max', 'default_tls_x509_cert_dir', 'default_tls_x509_verify',
+                       'migrate_tls_x509_cert_dir', 'migrate_tls_x509_verify')
+# libvirt's own remote ports: a migration port range must leave them out.
+LIBVIRT_PORTS = (16509, 16514)
 # libvirtd.conf keys with a variable of their own (the socket drop-ins read the kvm_host_socket_*
 # variables, kvm_hardening writes the rest): set in kvm_host_daemon_conf they would disagree
 # with it, and the two roles would flip them on every run.
@@ -325,11 +332,79 @@ def account_errors(params):
     return errors
 
 
+def host_address_list(addresses):
+    """Every address in kvm_host_facts' network.addresses, without its prefix length."""
+    found = []
+    for entry in (addresses or {}).values():
+        for cidr in list(entry.get('ipv4') or []) + list(entry.get('ipv6_global') or []):
+            try:
+                found.append(ipaddress.ip_interface(str(cidr)).ip)
+            except ValueError:
+                continue
+    return found
+
+
+def migration_errors(params):
+    """L8: migration over TLS only, on an address of this host, on a port range of its own."""
+    if not as_bool(params['migration_enabled']):
+        return []
+    errors = []
+    if not as_bool(params['tls_enabled']):
+        errors.append('kvm_hardening_migration_enabled is true but kvm_hardening_tls_enabled is false: migration '
+                      'runs only over TLS here, never plain TCP (L8). Turn TLS on with its certificates, or leave '
+                      'migration off and migrate over SSH (virsh migrate --live --p2p --tunnelled GUEST '
+                      'qemu+ssh://HOST/system).')
+    files = params['migration_files']
+    unset = sorted(var for var in files if not files[var])
+    if unset:
+        errors.append('kvm_hardening_migration_enabled is true, so %s (files on the controller: the client '
+                      'certificate this host connects to the other hosts with, signed by the same CA, and its '
+                      'key) must be set (L8).' % ' and '.join(unset))
+    errors.extend('%s=%s: no such file on the controller.' % (var, files[var])
+                  for var in sorted(files) if files[var] and not os.path.isfile(str(files[var])))
+    address = params['migration_address']
+    try:
+        parsed = ipaddress.ip_address(address if isinstance(address, str) else '')
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        errors.append('kvm_hardening_migration_address=%r: not an IP address. Give this host\'s own address on '
+                      'the migration network, such as 192.0.2.11 (L8).' % (address,))
+    elif parsed.is_unspecified or parsed.is_loopback or parsed.is_link_local or parsed.is_multicast:
+        errors.append('kvm_hardening_migration_address=%s: a wildcard, loopback, link-local or multicast address '
+                      'would listen everywhere or nowhere the other hosts reach. Give this host\'s own address on '
+                      'the migration network (L8).' % address)
+    elif params['addresses_complete'] and parsed not in host_address_list(params['host_addresses']):
+        errors.append('kvm_hardening_migration_address=%s is not an address of %s (it has %s): incoming '
+                      'migrations could not listen there. Give this host\'s own address on the migration '
+                      'network.' % (address, params['hostname'],
+                                    ', '.join(str(a) for a in host_address_list(params['host_addresses'])) or 'none'))
+    low, high = params['migration_port_min'], params['migration_port_max']
+    if isinstance(low, bool) or isinstance(high, bool) or as_int(low) is None or as_int(high) is None:
+        errors.append('kvm_hardening_migration_port_min=%r and kvm_hardening_migration_port_max=%r must be whole '
+                      'numbers, such as 49152 and 49215.' % (low, high))
+    else:
+        low, high = as_int(low), as_int(high)
+        if not 1024 <= low <= high <= 65535:
+            errors.append('kvm_hardening_migration_port_min=%d, kvm_hardening_migration_port_max=%d: the range '
+                          'must lie within 1024-65535, its first port no higher than its last (libvirt\'s '
+                          'default is 49152-49215).' % (low, high))
+        clash = [port for port in LIBVIRT_PORTS if low <= port <= high]
+        if clash:
+            errors.append('kvm_hardening_migration_port_min=%d, kvm_hardening_migration_port_max=%d: the range '
+                          'takes libvirt\'s own port %s. Use a range of its own, such as 49152-49215.'
+                          % (low, high, ', '.join(str(port) for port in clash)))
+    return errors
+
+
 def kvm_hardening_errors(params):
     """params: mac, mac_name, mac_default, mac_enabled, mac_packages {mac: [packages]},
     distribution, host_qemu_conf, ksm_disabled, host_ksm_enabled, ip_forward,
     host_default_network_enabled, tls_enabled, tls_files {var: path}, tls_allowed_dn_list,
-    image_dirs. Controller paths are checked with os.path.isfile: they are read here."""
+    image_dirs, and for migration (L8): migration_enabled, migration_address,
+    migration_port_min, migration_port_max, migration_files {var: path}, hostname,
+    host_addresses (kvm_host_facts' network.addresses) and addresses_complete. Controller paths
+    are checked with os.path.isfile: they are read here."""
     errors = []
     if as_bool(params['mac_enabled']) and not params['mac_packages'].get(params['mac_name']):
         errors.append('kvm_hardening_mac=%s: %s is not available on %s; use %s.'
@@ -352,6 +427,7 @@ def kvm_hardening_errors(params):
         else:
             errors.extend('%s=%s: no such file on the controller.' % (var, files[var])
                           for var in sorted(files) if not os.path.isfile(str(files[var])))
+    errors.extend(migration_errors(params))
     for index, directory in enumerate(params['image_dirs']):
         if not is_safe_path(directory):
             errors.append("kvm_hardening_image_dirs[%d] entry %r must be an absolute path without '..', holding "

@@ -37,6 +37,8 @@ def layout(tmp_path):
     (play / 'templates' / 'same.j2').write_text('from the play\n')
     (play / 'templates' / 'play-only.j2').write_text('{{ greeting }} from the play\n')
     (role / 'templates' / 'broken.j2').write_text('{{ no_such_variable }}\n')
+    (role / 'files').mkdir()
+    (role / 'files' / 'ca.pem').write_text('-----BEGIN CERTIFICATE-----\nrole\n')
     return play, role
 
 
@@ -114,8 +116,12 @@ def test_a_user_set_ansible_managed_is_kept(layout):
 @pytest.mark.parametrize('entry, message', [
     ({'template': 'foo.j2'}, 'config_files: files[2] (/etc/x): template foo.j2 not found'),
     ({'template': 'daemon.conf.j2', 'content': 'x'}, 'config_files: files[2] (/etc/x): give exactly one of '
-                                                     'content and template, not both'),
-    ({}, 'config_files: files[2] (/etc/x): give exactly one of content and template, not neither'),
+                                                     'content, template and src, not content and template'),
+    ({}, 'config_files: files[2] (/etc/x): give exactly one of content, template and src, not none'),
+    ({'src': 'ca.pem', 'content': 'x'}, 'config_files: files[2] (/etc/x): give exactly one of '
+                                        'content, template and src, not content and src'),
+    ({'src': 'no-such.pem'}, 'config_files: files[2] (/etc/x): src no-such.pem not found on the controller'),
+    ({'src': 'ca.pem', 'vars': {'a': 1}}, 'config_files: files[2] (/etc/x): vars only go with template'),
     ({'content': {'a': 1}}, 'config_files: files[2] (/etc/x): content must be a string, got dict'),
     ({'content': 'x', 'vars': {'a': 1}}, 'config_files: files[2] (/etc/x): vars only go with template'),
     ({'template': 'daemon.conf.j2', 'vars': ['a']}, 'config_files: files[2] (/etc/x): vars must be a dict'),
@@ -146,3 +152,17 @@ def test_bad_arguments(layout, args, message):
     with pytest.raises(AnsibleActionFail) as caught:
         run_action(layout, args)
     assert str(caught.value).startswith(message)
+
+
+def test_src_is_read_on_the_controller_from_the_role_or_an_absolute_path(layout, tmp_path):
+    key = tmp_path / 'host.key'
+    key.write_text('-----BEGIN PRIVATE KEY-----\n{{ not a template }}\n')
+    files = [{'path': '/etc/pki/qemu/ca-cert.pem', 'src': 'ca.pem', 'mode': '0644'},
+             {'path': '/etc/pki/qemu/server-key.pem', 'src': str(key), 'mode': '0640', 'diff': False}]
+    result, module_args = run_action(layout, {'files': files})
+    sent = module_args['files']
+    assert sent[0] == {'path': '/etc/pki/qemu/ca-cert.pem', 'content': '-----BEGIN CERTIFICATE-----\nrole\n',
+                       'mode': '0644'}
+    # Read as it is: never rendered as a template.
+    assert sent[1]['content'] == '-----BEGIN PRIVATE KEY-----\n{{ not a template }}\n'
+    assert 'src' not in sent[1] and sent[1]['diff'] is False

@@ -10,7 +10,7 @@ import json
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.audit_context import AuditContext
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.audit_controls import CONTROL_IDS, run_audit
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeRunner, fixture_text
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeHost, FakeRunner, build_tree, fixture_text
 
 SOCKETS = {
     '/run/libvirt/libvirt-sock': {'owner': 'root', 'group': 'libvirt', 'mode': '0770'},
@@ -362,3 +362,73 @@ def test_ksm_on_and_bad_dev_kvm_fail(make_host):
                     only=['H2', 'H3'])[0]
     assert statuses(results) == {'H2': 'fail', 'H3': 'fail'}
     assert results['H3']['evidence'] == '/dev/kvm root:root 0666'
+
+
+MIGRATION_QEMU_CONF = ('migration_address = "192.0.2.11"\nmigration_host = "192.0.2.11"\nmigrate_tls_force = 1\n'
+                       'migration_port_min = 49152\nmigration_port_max = 49215\n'
+                       'default_tls_x509_cert_dir = "/etc/pki/qemu"\ndefault_tls_x509_verify = 1\n')
+# sshd on every address, an incoming migration on 192.0.2.11:49152.
+TCP_MIGRATING = (
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
+    '   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20001 1 0 100 0 0 10 0\n'
+    '   1: 0B0200C0:C000 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20002 1 0 100 0 0 10 0\n')
+
+
+def migrating(qemu_conf_extra=MIGRATION_QEMU_CONF, tcp=TCP_MIGRATING, dn_list=True, **changes):
+    """A converged host configured by kvm_hardening for live migration over TLS."""
+    libvirtd_conf = 'auth_unix_rw = "polkit"\nlisten_tcp = 0\naudit_level = 1\n'
+    if dn_list:
+        libvirtd_conf += 'tls_allowed_dn_list = [ "CN=hv02,O=fleet" ]\n'
+    files = converged(**{
+        '/etc/libvirt/qemu.conf': ('mode', fixture_text('qemu.conf.hardened') + qemu_conf_extra, 0o600),
+        '/etc/libvirt/libvirtd.conf': ('mode', libvirtd_conf, 0o644),
+        '/proc/net/tcp': tcp,
+        '/etc/pki/qemu/ca-cert.pem': ('mode', 'ca', 0o644),
+        '/etc/pki/qemu/server-cert.pem': ('mode', 'cert', 0o644),
+        '/etc/pki/qemu/server-key.pem': ('mode', 'key', 0o640),
+        '/etc/pki/qemu/client-cert.pem': ('mode', 'cert', 0o644),
+        '/etc/pki/qemu/client-key.pem': ('mode', 'key', 0o640),
+    })
+    files.update(changes)
+    return files
+
+
+def test_migration_over_tls_on_its_own_address_passes(make_host):
+    results, _counts = audit(make_host, migrating(), only=['L8'])
+    assert results['L8']['status'] == 'pass', results['L8']['evidence']
+    assert 'migration_address = 192.0.2.11' in results['L8']['evidence']
+    assert 'migration_port_min = 49152' in results['L8']['evidence']
+
+
+def test_migration_fails_on_each_weakened_piece(tmp_path):
+    cases = [
+        (migrating(MIGRATION_QEMU_CONF.replace('migrate_tls_force = 1', 'migrate_tls_force = 0')),
+         'migrate_tls_force != 1: a guest may migrate over plain TCP'),
+        (migrating(MIGRATION_QEMU_CONF.replace('"192.0.2.11"', '"0.0.0.0"', 1)),
+         'migration_address = 0.0.0.0 listens on every network'),
+        (migrating(MIGRATION_QEMU_CONF.replace('migration_port_min = 49152', 'migration_port_min = 16000')),
+         "migration port range 16000-49215 takes libvirt's own port"),
+        (migrating(**{'/etc/pki/qemu/server-key.pem': ('mode', 'key', 0o644)}),
+         '/etc/pki/qemu/server-key.pem readable by others (0644)'),
+        (migrating(dn_list=False), 'tls_allowed_dn_list not set'),
+        (migrating(tcp=TCP_MIGRATING.replace('0B0200C0:C000', '00000000:C001')),
+         'listeners in the migration port range off migration_address: 0.0.0.0:49153'),
+    ]
+    for index, (files, problem) in enumerate(cases):
+        case_dir = tmp_path / ('case%d' % index)
+        case_dir.mkdir()
+        runner = FakeRunner({VIRSH_CAPS: (0, APPARMOR_CAPS, '')})
+        build_tree(case_dir, files)
+        fs = FakeHost(str(case_dir), dict(SOCKETS))
+        results, _counts = run_audit(AuditContext(fs, runner, {'virt_host_validate': False}), only=['L8'])
+        result = results[0]
+        assert result['status'] == 'fail', (problem, result['evidence'])
+        assert problem in result['evidence'], (problem, result['evidence'])
+
+
+def test_migration_files_missing_fail(make_host):
+    files = migrating()
+    del files['/etc/pki/qemu/client-key.pem']
+    results, _counts = audit(make_host, files, only=['L8'])
+    assert results['L8']['status'] == 'fail'
+    assert '/etc/pki/qemu/client-key.pem missing' in results['L8']['evidence']

@@ -284,6 +284,9 @@ def test_bridges_addresses_and_default_route(make_host):
     assert bridges['br-mgmt']['ipv4'] == ['192.0.2.10/24']
     assert bridges['br-mgmt']['carries_default_route'] is True
     assert network['sriov_interfaces'] == [{'name': 'eno1', 'total_vfs': 7, 'num_vfs': 0}]
+    assert network['addresses']['br-mgmt'] == {'ipv4': ['192.0.2.10/24'], 'ipv6_global': []}
+    assert network['addresses']['br-guest'] == {'ipv4': [], 'ipv6_global': []}
+    assert network['addresses_complete'] is True
 
 
 def test_host_validate_runs_only_when_asked(make_host):

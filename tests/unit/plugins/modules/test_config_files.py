@@ -345,6 +345,7 @@ def test_symlink_is_followed_for_present(tmp_path):
     ({'content': 'x', 'mode': 'u=rw'}, 'mode must be a quoted octal string'),
     ({'mode': '0644'}, 'content is required with state=present'),
     ({'template': 'x.j2', 'mode': '0644'}, 'template needs the action plugin'),
+    ({'src': 'ca.pem', 'mode': '0644'}, 'src needs the action plugin'),
     ({'content': 'x', 'mode': '0644', 'owner': 'no-such-user-kvmcloud'},
      'owner no-such-user-kvmcloud does not exist on the target'),
 ])

@@ -37,6 +37,10 @@ def hardening_params(**changes):
         'tls_files': {'kvm_hardening_tls_ca_cert': '', 'kvm_hardening_tls_server_cert': '',
                       'kvm_hardening_tls_server_key': ''},
         'tls_allowed_dn_list': [], 'image_dirs': ['/var/lib/libvirt/images'],
+        'migration_enabled': False, 'migration_address': '', 'migration_port_min': 49152,
+        'migration_port_max': 49215,
+        'migration_files': {'kvm_hardening_tls_client_cert': '', 'kvm_hardening_tls_client_key': ''},
+        'hostname': 'hv01', 'host_addresses': {}, 'addresses_complete': False,
     }
     params.update(changes)
     return params
@@ -343,3 +347,94 @@ def test_directory_of_another_libvirt_pool_is_refused():
     assert errors == ["kvm_host_storage_pools[0] entry 'images': /var/lib/libvirt/images is already the directory of "
                       "libvirt's pool default, and libvirt keeps one pool per directory. Name the entry default, or "
                       "give another path."]
+
+
+@pytest.fixture
+def migrating(tmp_path):
+    """Migration on, over TLS, with every file on the controller and the address on eth1."""
+    paths = {}
+    for name in ('ca', 'cert', 'key', 'client-cert', 'client-key'):
+        paths[name] = tmp_path / (name + '.pem')
+        paths[name].write_text(u'x')
+
+    def params(**changes):
+        base = dict(
+            tls_enabled=True, tls_allowed_dn_list=['CN=hv02,O=fleet'],
+            tls_files={'kvm_hardening_tls_ca_cert': str(paths['ca']), 'kvm_hardening_tls_server_cert': str(paths['cert']),
+                       'kvm_hardening_tls_server_key': str(paths['key'])},
+            migration_enabled=True, migration_address='192.0.2.11',
+            migration_files={'kvm_hardening_tls_client_cert': str(paths['client-cert']),
+                             'kvm_hardening_tls_client_key': str(paths['client-key'])},
+            host_addresses={'eth0': {'ipv4': ['10.0.0.5/24'], 'ipv6_global': []},
+                            'eth1': {'ipv4': ['192.0.2.11/24'], 'ipv6_global': ['2001:db8::11/64']}},
+            addresses_complete=True)
+        base.update(changes)
+        return hardening_params(**base)
+    return params
+
+
+def test_migration_over_tls_on_an_address_of_the_host_passes(migrating):
+    assert kvm_hardening_errors(migrating()) == []
+    assert kvm_hardening_errors(migrating(migration_address='2001:db8:0:0::11')) == []
+    # Facts without the addresses (ip missing on the host): the address cannot be checked here.
+    assert kvm_hardening_errors(migrating(migration_address='198.51.100.7', addresses_complete=False)) == []
+
+
+def test_migration_without_tls_is_refused_with_the_ssh_alternative(migrating):
+    errors = kvm_hardening_errors(migrating(tls_enabled=False))
+    assert len(errors) == 1
+    assert errors[0].startswith('kvm_hardening_migration_enabled is true but kvm_hardening_tls_enabled is false')
+    assert 'qemu+ssh://HOST/system' in errors[0]
+
+
+def test_migration_needs_the_client_certificate_and_key(migrating):
+    errors = kvm_hardening_errors(migrating(migration_files={'kvm_hardening_tls_client_cert': '',
+                                                             'kvm_hardening_tls_client_key': '/nonexistent/k.pem'}))
+    assert errors == [
+        'kvm_hardening_migration_enabled is true, so kvm_hardening_tls_client_cert (files on the controller: the '
+        'client certificate this host connects to the other hosts with, signed by the same CA, and its key) must '
+        'be set (L8).',
+        'kvm_hardening_tls_client_key=/nonexistent/k.pem: no such file on the controller.']
+
+
+@pytest.mark.parametrize('address, rule', [
+    ('', 'not an IP address'),
+    ('hv01.example', 'not an IP address'),
+    ('192.0.2.11\n', 'not an IP address'),
+    (7, 'not an IP address'),
+    ('0.0.0.0', 'wildcard, loopback, link-local or multicast'),
+    ('::', 'wildcard, loopback, link-local or multicast'),
+    ('127.0.0.1', 'wildcard, loopback, link-local or multicast'),
+    ('fe80::1', 'wildcard, loopback, link-local or multicast'),
+    ('239.1.1.1', 'wildcard, loopback, link-local or multicast'),
+    ('198.51.100.7', 'is not an address of hv01 (it has 10.0.0.5, 192.0.2.11, 2001:db8::11)'),
+])
+def test_migration_address_is_one_of_the_hosts_own(migrating, address, rule):
+    errors = kvm_hardening_errors(migrating(migration_address=address))
+    assert len(errors) == 1
+    assert errors[0].startswith('kvm_hardening_migration_address=')
+    assert rule in errors[0]
+
+
+@pytest.mark.parametrize('low, high, rule', [
+    (49215, 49152, 'must lie within 1024-65535, its first port no higher than its last'),
+    (80, 100, 'must lie within 1024-65535'),
+    (60000, 70000, 'must lie within 1024-65535'),
+    (16000, 17000, "takes libvirt's own port 16509, 16514"),
+    ('many', 49215, 'must be whole numbers'),
+    (True, 49215, 'must be whole numbers'),
+])
+def test_migration_ports_form_a_range_of_their_own(migrating, low, high, rule):
+    errors = kvm_hardening_errors(migrating(migration_port_min=low, migration_port_max=high))
+    assert len(errors) == 1
+    assert errors[0].startswith('kvm_hardening_migration_port_min=')
+    assert rule in errors[0]
+
+
+def test_migration_keys_belong_to_kvm_hardening():
+    errors = kvm_host_errors(host_params(qemu_conf={'migration_address': '0.0.0.0'}))
+    assert errors and 'sets a key kvm_hardening owns' in errors[0]
+
+
+def test_migration_off_checks_none_of_its_settings():
+    assert kvm_hardening_errors(hardening_params(migration_address='0.0.0.0', migration_port_min=1)) == []
