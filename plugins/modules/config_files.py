@@ -429,22 +429,19 @@ def plan_directory(module, plan, entry, planned_dirs, warnings):
     plan_attribute_changes(plan)
 
 
+def make_dir(module, path, mode, uid=-1, gid=-1):
+    """A new directory with its owner, group and mode (made root-only first: never open wider than asked),
+    and the SELinux label the policy gives its path."""
+    os.mkdir(path, 0o700)
+    os.chown(path, uid, gid)
+    os.chmod(path, mode)
+    if module.selinux_enabled():
+        module.set_context_if_different(path, module.selinux_default_context(path), False)
+
+
 def make_dirs(module, directories):
     for directory in directories:
-        os.mkdir(directory, DIR_MODE)
-        os.chmod(directory, DIR_MODE)
-        os.chown(directory, 0, 0)
-        if module.selinux_enabled():
-            module.set_context_if_different(directory, module.selinux_default_context(directory), False)
-
-
-def make_dir(module, plan):
-    # Made root-only, then given its owner, group and mode: never open wider than asked.
-    os.mkdir(plan.real, 0o700)
-    os.chown(plan.real, plan.uid if plan.uid is not None else -1, plan.gid if plan.gid is not None else -1)
-    os.chmod(plan.real, plan.mode)
-    if module.selinux_enabled():
-        module.set_context_if_different(plan.real, module.selinux_default_context(plan.real), False)
+        make_dir(module, directory, DIR_MODE, 0, 0)
 
 
 def run_validate(module, plan, candidate):
@@ -495,7 +492,9 @@ def apply_plan(module, plan):
         return
     make_dirs(module, plan.new_dirs)
     if plan.create_dir:
-        make_dir(module, plan)
+        # An owner or group not given stays the user's (-1: chown leaves it).
+        make_dir(module, plan.real, plan.mode,
+                 -1 if plan.uid is None else plan.uid, -1 if plan.gid is None else plan.gid)
     elif plan.content_changed:
         write_file(module, plan)
     file_args = module.load_file_common_arguments(

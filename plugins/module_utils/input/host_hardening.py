@@ -332,6 +332,12 @@ def account_errors(params):
     return errors
 
 
+def controller_file_errors(files):
+    """{var: path}: a message for each path that is set but is no file on the controller."""
+    return ['%s=%s: no such file on the controller.' % (var, files[var])
+            for var in sorted(files) if files[var] and not os.path.isfile(str(files[var]))]
+
+
 def host_address_list(addresses):
     """Every address in kvm_host_facts' network.addresses, without its prefix length."""
     found = []
@@ -360,9 +366,9 @@ def migration_errors(params):
         errors.append('kvm_hardening_migration_enabled is true, so %s (files on the controller: the client '
                       'certificate this host connects to the other hosts with, signed by the same CA, and its '
                       'key) must be set (L8).' % ' and '.join(unset))
-    errors.extend('%s=%s: no such file on the controller.' % (var, files[var])
-                  for var in sorted(files) if files[var] and not os.path.isfile(str(files[var])))
+    errors.extend(controller_file_errors(files))
     address = params['migration_address']
+    own = host_address_list(params['host_addresses'])
     try:
         parsed = ipaddress.ip_address(address if isinstance(address, str) else '')
     except ValueError:
@@ -374,11 +380,10 @@ def migration_errors(params):
         errors.append('kvm_hardening_migration_address=%s: a wildcard, loopback, link-local or multicast address '
                       'would listen everywhere or nowhere the other hosts reach. Give this host\'s own address on '
                       'the migration network (L8).' % address)
-    elif params['addresses_complete'] and parsed not in host_address_list(params['host_addresses']):
+    elif params['addresses_complete'] and parsed not in own:
         errors.append('kvm_hardening_migration_address=%s is not an address of %s (it has %s): incoming '
                       'migrations could not listen there. Give this host\'s own address on the migration '
-                      'network.' % (address, params['hostname'],
-                                    ', '.join(str(a) for a in host_address_list(params['host_addresses'])) or 'none'))
+                      'network.' % (address, params['hostname'], ', '.join(str(a) for a in own) or 'none'))
     low, high = params['migration_port_min'], params['migration_port_max']
     if isinstance(low, bool) or isinstance(high, bool) or as_int(low) is None or as_int(high) is None:
         errors.append('kvm_hardening_migration_port_min=%r and kvm_hardening_migration_port_max=%r must be whole '
@@ -425,8 +430,7 @@ def kvm_hardening_errors(params):
                           'controller) and kvm_hardening_tls_allowed_dn_list (client certificate DNs allowed in) '
                           'must all be set (L3).')
         else:
-            errors.extend('%s=%s: no such file on the controller.' % (var, files[var])
-                          for var in sorted(files) if not os.path.isfile(str(files[var])))
+            errors.extend(controller_file_errors(files))
     errors.extend(migration_errors(params))
     for index, directory in enumerate(params['image_dirs']):
         if not is_safe_path(directory):

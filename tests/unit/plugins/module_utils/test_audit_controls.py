@@ -8,9 +8,11 @@ __metaclass__ = type
 
 import json
 
+import pytest
+
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.audit_context import AuditContext
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.audit_controls import CONTROL_IDS, run_audit
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeHost, FakeRunner, build_tree, fixture_text
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeRunner, fixture_text
 
 SOCKETS = {
     '/run/libvirt/libvirt-sock': {'owner': 'root', 'group': 'libvirt', 'mode': '0770'},
@@ -400,30 +402,23 @@ def test_migration_over_tls_on_its_own_address_passes(make_host):
     assert 'migration_port_min = 49152' in results['L8']['evidence']
 
 
-def test_migration_fails_on_each_weakened_piece(tmp_path):
-    cases = [
-        (migrating(MIGRATION_QEMU_CONF.replace('migrate_tls_force = 1', 'migrate_tls_force = 0')),
-         'migrate_tls_force != 1: a guest may migrate over plain TCP'),
-        (migrating(MIGRATION_QEMU_CONF.replace('"192.0.2.11"', '"0.0.0.0"', 1)),
-         'migration_address = 0.0.0.0 listens on every network'),
-        (migrating(MIGRATION_QEMU_CONF.replace('migration_port_min = 49152', 'migration_port_min = 16000')),
-         "migration port range 16000-49215 takes libvirt's own port"),
-        (migrating(**{'/etc/pki/qemu/server-key.pem': ('mode', 'key', 0o644)}),
-         '/etc/pki/qemu/server-key.pem readable by others (0644)'),
-        (migrating(dn_list=False), 'tls_allowed_dn_list not set'),
-        (migrating(tcp=TCP_MIGRATING.replace('0B0200C0:C000', '00000000:C001')),
-         'listeners in the migration port range off migration_address: 0.0.0.0:49153'),
-    ]
-    for index, (files, problem) in enumerate(cases):
-        case_dir = tmp_path / ('case%d' % index)
-        case_dir.mkdir()
-        runner = FakeRunner({VIRSH_CAPS: (0, APPARMOR_CAPS, '')})
-        build_tree(case_dir, files)
-        fs = FakeHost(str(case_dir), dict(SOCKETS))
-        results, _counts = run_audit(AuditContext(fs, runner, {'virt_host_validate': False}), only=['L8'])
-        result = results[0]
-        assert result['status'] == 'fail', (problem, result['evidence'])
-        assert problem in result['evidence'], (problem, result['evidence'])
+@pytest.mark.parametrize('files, problem', [
+    (migrating(MIGRATION_QEMU_CONF.replace('migrate_tls_force = 1', 'migrate_tls_force = 0')),
+     'migrate_tls_force != 1: a guest may migrate over plain TCP'),
+    (migrating(MIGRATION_QEMU_CONF.replace('"192.0.2.11"', '"0.0.0.0"', 1)),
+     'migration_address = 0.0.0.0 listens on every network'),
+    (migrating(MIGRATION_QEMU_CONF.replace('migration_port_min = 49152', 'migration_port_min = 16000')),
+     "migration port range 16000-49215 takes libvirt's own port"),
+    (migrating(**{'/etc/pki/qemu/server-key.pem': ('mode', 'key', 0o644)}),
+     '/etc/pki/qemu/server-key.pem readable by others (0644)'),
+    (migrating(dn_list=False), 'tls_allowed_dn_list not set'),
+    (migrating(tcp=TCP_MIGRATING.replace('0B0200C0:C000', '00000000:C001')),
+     'listeners in the migration port range off migration_address: 0.0.0.0:49153'),
+], ids=['tls not forced', 'every address', 'libvirt port', 'key readable', 'no dn list', 'stray listener'])
+def test_migration_fails_on_each_weakened_piece(make_host, files, problem):
+    results, _counts = audit(make_host, files, only=['L8'])
+    assert results['L8']['status'] == 'fail', results['L8']['evidence']
+    assert problem in results['L8']['evidence']
 
 
 def test_migration_files_missing_fail(make_host):

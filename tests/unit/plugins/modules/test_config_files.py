@@ -31,6 +31,15 @@ def run_module(args, validate_answer=(0, '', '')):
     return result, failed, runner, log
 
 
+def run_module_under_umask(umask, args):
+    """run_module with the process umask set to umask: what the module creates must not depend on it."""
+    old_umask = os.umask(umask)
+    try:
+        return run_module(args)
+    finally:
+        os.umask(old_umask)
+
+
 def attrs(path):
     st = os.stat(str(path))
     return st.st_uid, st.st_gid, '%04o' % stat.S_IMODE(st.st_mode)
@@ -265,11 +274,7 @@ def test_missing_parents_are_created_root_0755_and_reported(tmp_path):
     files = [{'path': str(top / 'a' / 'one.conf'), 'content': '1\n', 'mode': '0600'},
              {'path': str(top / 'a' / 'two.conf'), 'content': '2\n', 'mode': '0600'},
              {'path': str(top / 'b.conf'), 'content': 'b\n', 'mode': '0600'}]
-    old_umask = os.umask(0o077)
-    try:
-        result, failed, runner, log = run_module({'files': files, '_ansible_diff': True})
-    finally:
-        os.umask(old_umask)
+    result, failed, runner, log = run_module_under_umask(0o077, {'files': files, '_ansible_diff': True})
     assert not failed, result
     assert result['changed_paths'] == [str(tmp_path / 'etc'), str(top), str(top / 'a'), str(top / 'a' / 'one.conf'),
                                        str(top / 'a' / 'two.conf'), str(top / 'b.conf')]
@@ -387,11 +392,7 @@ def test_directories_are_made_with_their_attributes_files_go_inside_then_nothing
     assert listing(tmp_path) == []
     check_diff = result['diff']
 
-    old_umask = os.umask(0o022)
-    try:
-        result, failed, runner, log = run_module({'files': files, '_ansible_diff': True})
-    finally:
-        os.umask(old_umask)
+    result, failed, runner, log = run_module_under_umask(0o022, {'files': files, '_ansible_diff': True})
     assert not failed, result
     assert result['changed_paths'] == expected_paths
     assert result['files'][1] == {'path': str(guest / 'seed'), 'changed': True, 'state': 'directory'}
