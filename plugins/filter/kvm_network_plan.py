@@ -24,9 +24,10 @@ options:
     description:
       - The role's settings, named like its variables without the C(kvm_network_) prefix
         (C(bridges), C(libvirt_networks), C(nwfilter), C(nwfilter_ip_learning),
-        C(host_guard_allow), C(management_change_allowed), C(rollback_seconds)), plus
-        C(networkd_prefix), C(hostname) (for messages) and C(os_family), C(distribution),
-        C(distribution_version).
+        C(host_guard_allow), C(management_change_allowed), C(rollback_seconds),
+        C(migration_peers)), plus C(networkd_prefix), C(hostname) (for messages),
+        C(os_family), C(distribution), C(distribution_version), and kvm_hardening's
+        C(migration_enabled), C(migration_port_min) and C(migration_port_max).
     type: dict
     required: true
   facts:
@@ -94,6 +95,12 @@ _value:
           C(redefine), C(net) (the definition), C(uuid), C(mac) and C(active) of each network whose
           bridge, forward mode, isolation, address or DHCP range differs; C(start) and C(autostart),
           network names.
+      type: dict
+    migration_guard:
+      description:
+        - The host guard's openings for live migration, C(enabled) only when migration is on;
+          C(ports), nft's elements for libvirt's TLS port and the migration port range;
+          C(ipv4) and C(ipv6), the peers that may connect there, merged and sorted.
       type: dict
     hook_policy:
       description: The nwfilter hook's policy, C(filter), C(ip_learning), C(networks) and C(bridges).

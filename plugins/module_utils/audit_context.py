@@ -8,6 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import re
 
 from xml.etree import ElementTree
@@ -190,6 +191,22 @@ class AuditContext:
         unit, path = self.layout['sockets']['rw']
         state = self.unit_state(unit)
         return state == 'enabled' or (state not in ('masked', 'not-found') and self.fs.exists(path))
+
+    @property
+    def nft_ruleset(self):
+        """(ruleset, '') as `nft -j list ruleset` prints it, or (None, why it cannot be read)."""
+        def load():
+            nft = self.fs.find_bin('nft')
+            if nft is None:
+                return None, 'nft not installed: the host firewall cannot be inspected'
+            rc, out, err = self.runner.run([nft, '-j', 'list', 'ruleset'])
+            if rc != 0:
+                return None, 'nft list ruleset failed: %s' % (err or out).strip()
+            try:
+                return json.loads(out), ''
+            except ValueError:
+                return None, 'nft printed no JSON'
+        return self._cached('nft_ruleset', load)
 
     @property
     def capabilities(self):

@@ -13,6 +13,7 @@ the piece for is `not_applicable`, with the reason in the evidence.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
 import json
 import os
 
@@ -358,7 +359,191 @@ def l8_migration(ctx):
         problems.append('listeners in the migration port range off migration_address: ' + ', '.join(stray))
     evidence = ['migration_address = %s' % address, force_text, low_text, high_text,
                 'QEMU TLS files in %s' % tls_dir]
+    # The ports migrations arrive on take new connections from the migration peers alone.
+    wanted = [(LIBVIRT_TLS_PORT, LIBVIRT_TLS_PORT)] + ([(low, high)] if ports_valid else [])
+    ruleset, unreadable = ctx.nft_ruleset
+    if ruleset is None:
+        if not problems:
+            return UNKNOWN, joined(['who may reach the migration ports is unknown: ' + unreadable] + evidence)
+        problems.append(unreadable)
+    else:
+        guard_problems, guard_evidence = migration_guard(ruleset, wanted, ctx.options.get('migration_peers') or [])
+        problems.extend(guard_problems)
+        evidence.extend(guard_evidence)
     return (FAIL if problems else PASS), joined(problems + evidence)
+
+
+# ---------------------------------------------------------------- L8: the firewall in front of migration
+LIBVIRT_TLS_PORT = 16514
+SADDR_LEFTS = ({'payload': {'protocol': 'ip', 'field': 'saddr'}}, {'payload': {'protocol': 'ip6', 'field': 'saddr'}})
+TCP_DPORT_LEFT = {'payload': {'protocol': 'tcp', 'field': 'dport'}}
+
+
+def _nft_parts(ruleset):
+    """{(family, table, chain): chain}, {(family, table, chain): [exprs of each rule, in order]} and
+    {(family, table, set): [its elements, each a string]}."""
+    chains, rules, sets = {}, {}, {}
+    for item in ruleset.get('nftables', []):
+        if 'chain' in item:
+            chain = item['chain']
+            chains[(chain['family'], chain['table'], chain['name'])] = chain
+        elif 'rule' in item:
+            rule = item['rule']
+            rules.setdefault((rule['family'], rule['table'], rule['chain']), []).append(rule.get('expr', []))
+        elif 'set' in item:
+            named = item['set']
+            sets[(named['family'], named['table'], named['name'])] = [
+                element if isinstance(element, str) else json.dumps(element) for element in named.get('elem', [])]
+    return chains, rules, sets
+
+
+def _verdict(exprs):
+    for expr in exprs:
+        for key in ('accept', 'drop', 'reject', 'return'):
+            if key in expr:
+                return key, None
+        for key in ('jump', 'goto'):
+            if key in expr:
+                return key, expr[key]['target']
+    return None, None
+
+
+def _matches(exprs):
+    return [expr['match'] for expr in exprs if 'match' in expr]
+
+
+def _elements(right):
+    """The values a match compares with: a set's elements, a list of flags, or the one value."""
+    if isinstance(right, dict) and 'set' in right:
+        return right['set']
+    return right if isinstance(right, list) else [right]
+
+
+def _port_ranges(match):
+    """[(low, high)] a `tcp dport` match takes, or None when it takes anything else (a named set, !=)."""
+    if match.get('op') not in ('==', 'in'):
+        return None
+    found = []
+    for element in _elements(match.get('right')):
+        if isinstance(element, int) and not isinstance(element, bool):
+            found.append((element, element))
+        elif isinstance(element, dict) and isinstance(element.get('range'), list):
+            found.append(tuple(element['range']))
+        else:
+            return None
+    return found
+
+
+def _source_text(element):
+    if isinstance(element, dict) and 'prefix' in element:
+        return '%s/%s' % (element['prefix'].get('addr'), element['prefix'].get('len'))
+    if isinstance(element, dict) and 'range' in element:
+        return '-'.join(str(part) for part in element['range'])
+    return str(element)
+
+
+def _accept_scope(matches):
+    """What an accepting rule limits itself to: ('sources', [text]), ('loopback', []),
+    ('replies', []) or ('anyone', [])."""
+    for match in matches:
+        if match.get('left') in SADDR_LEFTS and match.get('op') in ('==', 'in'):
+            return 'sources', [_source_text(element) for element in _elements(match.get('right'))]
+    for match in matches:
+        if (match.get('left') in ({'meta': {'key': 'iifname'}}, {'meta': {'key': 'iif'}})
+                and match.get('op') == '==' and match.get('right') == 'lo'):
+            return 'loopback', []
+        if (match.get('left') == {'ct': {'key': 'state'}} and match.get('op') in ('==', 'in')
+                and all(flag in ('established', 'related') for flag in _elements(match.get('right')))):
+            return 'replies', []
+    return 'anyone', []
+
+
+def _source_chain(rules, name):
+    """(sources, problems) of a chain the migration ports jump to: it may accept only replies,
+    loopback and named sources, and must drop the rest."""
+    sources, problems = [], []
+    for exprs in rules:
+        verdict, _target = _verdict(exprs)
+        matches = _matches(exprs)
+        if verdict in ('drop', 'reject') and not matches:
+            return sources, problems
+        if verdict == 'accept':
+            scope, found = _accept_scope(matches)
+            if scope == 'anyone':
+                problems.append('chain %s accepts connections to the migration ports without naming their source'
+                                % name)
+            sources.extend(found if scope != 'loopback' else ['loopback'])
+        elif verdict in ('jump', 'goto', 'return'):
+            problems.append('chain %s hands the migration ports on (%s) instead of deciding' % (name, verdict))
+    problems.append('chain %s does not drop the sources it does not name' % name)
+    return sources, problems
+
+
+def _same_sources(found, expected):
+    def networks(values):
+        parsed = []
+        for value in values:
+            if value == 'loopback':
+                continue
+            try:
+                parsed.append(ipaddress.ip_network(value, strict=False))
+            except ValueError:
+                return None
+        return sorted(ipaddress.collapse_addresses([net for net in parsed if net.version == 4]), key=str) + sorted(
+            ipaddress.collapse_addresses([net for net in parsed if net.version == 6]), key=str)
+    left = networks(found)
+    return left is not None and left == networks(expected)
+
+
+def migration_guard(ruleset, wanted, expected=None):
+    """(problems, evidence): an input chain of family inet sends new TCP connections to each
+    wanted port range to a chain that accepts them from named sources (and loopback) only and
+    drops the rest, and no rule of that chain before it accepts them from anyone. (An accept in
+    another base chain ends only that chain: a drop in this one still holds.)"""
+    chains, rules, _sets = _nft_parts(ruleset)
+    guards = {}
+    for key, chain in sorted(chains.items()):
+        if chain.get('hook') != 'input' or key[0] != 'inet':
+            continue
+        for low, high in wanted:
+            earlier = []
+            for exprs in rules.get(key, []):
+                matches = _matches(exprs)
+                verdict, target = _verdict(exprs)
+                ports = [_port_ranges(match) for match in matches if match.get('left') == TCP_DPORT_LEFT]
+                if ports and ports[0] is not None and not any(a <= high and low <= b for a, b in ports[0]):
+                    continue
+                if (verdict in ('jump', 'goto') and len(matches) == 1 and ports and ports[0]
+                        and any(a <= low and high <= b for a, b in ports[0])):
+                    guards.setdefault((key, target), []).append(((low, high), earlier))
+                    break
+                if verdict == 'accept' and _accept_scope(matches)[0] == 'anyone':
+                    earlier.append('%s %s chain %s accepts TCP to %s before the source check'
+                                   % (key[0], key[1], key[2], _port_text(low, high)))
+    problems, evidence = [], []
+    covered = [span for spans in guards.values() for span, _earlier in spans]
+    for low, high in wanted:
+        if (low, high) not in covered:
+            problems.append('no inet input chain limits who may connect to %s: the host guard (table inet'
+                            ' kvmcloud_guard of kvm_network) is not loaded or lacks its migration rule'
+                            % _port_text(low, high))
+    for (key, target), spans in sorted(guards.items()):
+        for _span, earlier in spans:
+            problems.extend(problem for problem in earlier if problem not in problems)
+        sources, chain_problems = _source_chain(rules.get((key[0], key[1], target), []), target)
+        problems.extend(chain_problems)
+        evidence.append('%s %s: new TCP connections to %s only from %s' % (
+            key[0], key[1], ', '.join(_port_text(*span) for span, _earlier in spans),
+            ', '.join(sources) or 'no address'))
+        if expected and not _same_sources(sources, expected):
+            addresses = [source for source in sources if source != 'loopback']
+            problems.append('the migration ports take connections from %s, not from the migration peers %s'
+                            % (', '.join(addresses) or 'no address', ', '.join(expected)))
+    return problems, evidence
+
+
+def _port_text(low, high):
+    return 'port %d' % low if low == high else 'ports %d-%d' % (low, high)
 
 
 # ---------------------------------------------------------------- Q: QEMU confinement
@@ -735,19 +920,7 @@ def n5_br_netfilter(ctx):
 
 def _nft_drops_bridge(ruleset, bridge):
     """True when an input-hook chain drops or rejects traffic arriving on the bridge."""
-    items = ruleset.get('nftables', [])
-    chains, rules, sets = {}, {}, {}
-    for item in items:
-        if 'chain' in item:
-            chain = item['chain']
-            chains[(chain['family'], chain['table'], chain['name'])] = chain
-        elif 'rule' in item:
-            rule = item['rule']
-            rules.setdefault((rule['family'], rule['table'], rule['chain']), []).append(rule.get('expr', []))
-        elif 'set' in item:
-            named = item['set']
-            sets[(named['family'], named['table'], named['name'])] = [
-                element if isinstance(element, str) else json.dumps(element) for element in named.get('elem', [])]
+    chains, rules, sets = _nft_parts(ruleset)
 
     def matches_bridge(expr, family, table):
         match = expr.get('match')
@@ -796,16 +969,9 @@ def n6_host_unreachable(ctx):
     bridges = [bridge['name'] for bridge in ctx.guest_bridges]
     if not bridges:
         return NA, 'no guest bridges'
-    nft = ctx.fs.find_bin('nft')
-    if nft is None:
-        return UNKNOWN, 'nft not installed: the host firewall cannot be inspected'
-    rc, out, err = ctx.runner.run([nft, '-j', 'list', 'ruleset'])
-    if rc != 0:
-        return UNKNOWN, 'nft list ruleset failed: %s' % (err or out).strip()
-    try:
-        ruleset = json.loads(out)
-    except ValueError:
-        return UNKNOWN, 'nft printed no JSON'
+    ruleset, unreadable = ctx.nft_ruleset
+    if ruleset is None:
+        return UNKNOWN, unreadable
     open_bridges = [name for name in bridges if not _nft_drops_bridge(ruleset, name)]
     if open_bridges:
         return FAIL, 'no input rule drops traffic from: ' + ', '.join(open_bridges)
@@ -846,7 +1012,8 @@ CONTROLS = [
      'Set vnc_listen/spice_listen = "127.0.0.1" or vnc_auto_unix_socket = 1; remote consoles only with vnc_tls and vnc_tls_x509_verify.'),
     ('L8', 'Migration on its own network, over TLS', l8_migration,
      'Set migration_address to this host\'s address on the migration network, migrate_tls_force = 1, a port range '
-     'of its own, QEMU\'s TLS files in /etc/pki/qemu (keys not readable by others) and tls_allowed_dn_list.'),
+     'of its own, QEMU\'s TLS files in /etc/pki/qemu (keys not readable by others) and tls_allowed_dn_list; let '
+     'only the other hosts\' migration addresses connect to port 16514 and the range (kvm_network\'s host guard).'),
     ('Q1', 'Real security driver', q1_security_driver, 'Set security_driver = "apparmor" or "selinux" with that LSM enabled; never "none".'),
     ('Q2', 'Confinement required', q2_confinement,
      'Set security_default_confined = 1 and security_require_confined = 1; remove <seclabel type="none"> from domains.'),

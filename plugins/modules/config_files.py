@@ -26,6 +26,9 @@ description:
   - An entry with O(files[].state=directory) makes a directory, or corrects the owner, group and mode of an
     existing one, so that a role's directories take the same single call.
   - Files are applied in the order given; all entries are checked before the first one is changed.
+  - With O(manifest), the module records what it wrote and which directories it created, and an V(absent)
+    entry removes only what that record lists, so that a role turning a feature off removes its own files and
+    leaves anything else at those paths alone.
 author:
   - kvmcloud.hypervisor maintainers (@kvmcloud)
 options:
@@ -99,7 +102,12 @@ options:
       state:
         description:
           - V(present) makes the file hold O(files[].content); V(absent) removes it. For V(absent), every other
-            option but O(files[].path) is ignored and no template is rendered.
+            option but O(files[].path) and O(files[].diff) is ignored and no template is rendered; set
+            O(files[].diff=false) there too for a file holding secrets, since the diff shows what is removed.
+          - With O(manifest), V(absent) removes a file only when the manifest lists it, and a directory only when
+            the manifest lists it as created by the module and nothing is left in it once the entries before
+            this one are applied (list the files inside first). Without O(manifest), V(absent) refuses a
+            directory.
           - V(directory) makes a directory with O(files[].owner), O(files[].group) and O(files[].mode), or gives
             an existing one those. Its contents are left alone; a directory that an earlier entry's missing
             parents would create must come before that entry.
@@ -122,6 +130,19 @@ options:
       - When false, a file whose directory is missing fails the task.
     type: bool
     default: true
+  manifest:
+    description:
+      - Absolute path of a JSON file, owned by the user the module runs as with mode C(0644), in which the module
+        keeps what it wrote through the entries of the calls naming this manifest. It lists the file of each
+        V(present) entry, and each directory it created (a V(directory) entry or a missing parent), not one
+        that was there before.
+      - An V(absent) entry then removes only what the manifest lists, and takes it off the list; anything else at
+        that path is left as it is, and the entry's result says why (RV(files[].kept)). A listed directory that
+        still holds something is left in place with a warning, and taken off the list.
+      - The manifest is written after the entries, shown in the diff and in RV(changed_paths) like a file, and
+        removed once it lists nothing. Keep it outside the directories its calls may remove.
+    type: path
+    version_added: 0.4.0
 attributes:
   check_mode:
     support: full
@@ -211,6 +232,11 @@ files:
       type: str
       sample: present
       choices: [present, absent, directory]
+    kept:
+      description: Why an V(absent) entry left its path in place (with O(manifest) only).
+      type: str
+      returned: when an absent entry found something it does not remove
+      sample: not listed in the manifest /var/lib/kvmcloud/kvm_hardening-files.json
   sample:
     - {path: /etc/libvirt/virtqemud.conf, changed: true, state: present}
     - {path: /etc/libvirt/libvirt-admin.conf.dpkg-old, changed: false, state: absent}
@@ -218,6 +244,7 @@ files:
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -318,27 +345,96 @@ class Plan:
         self.attr_after = {}
         self.content_changed = False
         self.create_dir = False
+        self.remove_dir = False
+        self.kept = None
 
     @property
     def label(self):
+        if self.index is None:
+            return 'config_files: manifest (%s)' % self.path
         return 'config_files: files[%d] (%s)' % (self.index, self.path)
 
     @property
     def changed(self):
-        return bool(self.new_dirs or self.create_dir or self.content_changed or self.attr_after)
+        return bool(self.new_dirs or self.create_dir or self.remove_dir or self.content_changed or self.attr_after)
 
 
-def plan_absent(plan):
+class Manifest:
+    """What the calls naming one manifest wrote: files, and the directories they created."""
+
+    def __init__(self, path):
+        self.path = path
+        self.files, self.directories = set(), set()
+        if not os.path.lexists(path):
+            return
+        try:
+            with open(path, 'rb') as handle:
+                record = json.loads(handle.read().decode('utf-8'))
+            files, directories = record['files'], record['created_directories']
+            if not all(isinstance(item, str) for item in list(files) + list(directories)):
+                raise ValueError('the lists hold something other than paths')
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FileError('manifest %s is not a manifest of this module (%s): nothing is removed by a record '
+                            'that cannot be read. Remove it; the next run lists the files again, and removes no '
+                            'directory made before' % (path, to_native(exc)))
+        self.files, self.directories = set(files), set(directories)
+
+    def content(self):
+        """The manifest's text, or None when it lists nothing."""
+        if not self.files and not self.directories:
+            return None
+        return json.dumps({'about': 'Written by kvmcloud.hypervisor.config_files: the files and directories it made, '
+                                    'which its absent entries may remove.',
+                           'files': sorted(self.files), 'created_directories': sorted(self.directories)},
+                          indent=2, sort_keys=True) + '\n'
+
+
+def inside(path, directory):
+    return path.startswith(directory.rstrip('/') + '/')
+
+
+def plan_absent(plan, manifest=None, leaving=(), staying=(), warnings=None):
+    """What an absent entry removes. With a manifest, only what it lists; leaving: the paths earlier
+    entries remove, staying: the paths any entry writes."""
     plan.real = plan.path
+    if os.path.isdir(plan.path) and not os.path.islink(plan.path):
+        if manifest is None:
+            raise FileError('is a directory; only files can be removed (an empty directory this module created '
+                            'can be, with a manifest)')
+        plan_absent_directory(plan, manifest, leaving, staying, warnings)
+        return
+    if manifest is not None:
+        listed = plan.path in manifest.files
+        manifest.files.discard(plan.path)
+        if not listed:
+            if os.path.lexists(plan.path):
+                plan.kept = 'not listed in the manifest %s' % manifest.path
+            return
     if not os.path.lexists(plan.path):
         return
-    if os.path.isdir(plan.path) and not os.path.islink(plan.path):
-        raise FileError('is a directory; only files can be removed')
     plan.before = b''
     if os.path.isfile(plan.path) and not os.path.islink(plan.path):
         with open(plan.path, 'rb') as handle:
             plan.before = handle.read()
     plan.content_changed = True
+
+
+def plan_absent_directory(plan, manifest, leaving, staying, warnings):
+    if plan.path not in manifest.directories:
+        plan.kept = 'a directory the manifest %s does not list as created by this module' % manifest.path
+        return
+    # Forgotten either way: a directory that holds what the module did not write is no longer its own.
+    manifest.directories.discard(plan.path)
+    directory = os.path.normpath(plan.path)
+    left = sorted(name for name in os.listdir(directory) if os.path.join(directory, name) not in leaving)
+    left += sorted(os.path.relpath(path, directory) for path in staying
+                   if inside(path, directory) and os.path.relpath(path, directory) not in left)
+    if left:
+        plan.kept = 'not empty: it holds %s' % ', '.join(left)
+        warnings.append('%s: left in place and taken off the manifest %s, because it holds %s, which this call '
+                        'does not remove' % (plan.label, manifest.path, ', '.join(left)))
+        return
+    plan.remove_dir = True
 
 
 def plan_attributes(module, plan, entry, warnings):
@@ -487,7 +583,9 @@ def write_file(module, plan):
 
 def apply_plan(module, plan):
     if plan.state == 'absent':
-        if plan.content_changed:
+        if plan.remove_dir:
+            os.rmdir(plan.path)
+        elif plan.content_changed:
             os.unlink(plan.path)
         return
     make_dirs(module, plan.new_dirs)
@@ -513,6 +611,9 @@ def plan_diffs(plan):
         after.update(dict((key, value) for key, value in (('owner', plan.owner), ('group', plan.group)) if value))
         diffs.append(dict(before_header=plan.path, after_header=plan.path,
                           before=dict(path=plan.path, state='absent'), after=after))
+    if plan.remove_dir:
+        diffs.append(dict(before_header=plan.path, after_header=plan.path,
+                          before=dict(path=plan.path, state='directory'), after=dict(path=plan.path, state='absent')))
     if plan.content_changed:
         diffs.append(dict(before_header=plan.path, after_header=plan.path,
                           before=shown(plan.before, plan.visible), after=shown(plan.after, plan.visible)))
@@ -521,6 +622,29 @@ def plan_diffs(plan):
         diffs.append(dict(before_header=header, after_header=header,
                           before=dict(plan.attr_before), after=dict(plan.attr_after)))
     return diffs
+
+
+def record(manifest, plan):
+    """A present file is the module's now; a directory is when it is created here (or was before)."""
+    manifest.directories.update(plan.new_dirs)
+    if plan.state == 'directory':
+        if plan.create_dir:
+            manifest.directories.add(plan.path)
+    else:
+        manifest.files.add(plan.path)
+
+
+def plan_manifest(module, plan, manifest, planned_dirs, warnings):
+    """The manifest as one more file, written (or removed, once it lists nothing) after the entries.
+    Directories made for it are not listed in it: they hold it."""
+    content = manifest.content()
+    entry = dict(path=manifest.path, validate=None, owner=None, group=None, mode='0644', content=content,
+                 template=None, src=None)
+    if content is None:
+        plan.state = 'absent'
+        plan_absent(plan)
+    else:
+        plan_present(module, plan, entry, planned_dirs, warnings)
 
 
 def shown_args(params):
@@ -551,6 +675,7 @@ def main():
                 diff=dict(type='bool', default=True),
             )),
             parents=dict(type='bool', default=True),
+            manifest=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -564,6 +689,20 @@ def main():
     seen = {}
     planned_dirs = set()
     warnings = []
+    manifest = None
+    manifest_path = module.params['manifest']
+    try:
+        if manifest_path is not None:
+            if not os.path.isabs(manifest_path):
+                raise FileError('manifest %s: path must be absolute' % manifest_path)
+            manifest = Manifest(manifest_path)
+    except (FileError, IOError, OSError) as exc:
+        fail('config_files: %s' % to_native(exc))
+    # What entries write stays; what earlier entries remove leaves (for an absent directory's emptiness).
+    staying = set(os.path.normpath(entry['path']) for entry in module.params['files'] if entry['state'] != 'absent')
+    if manifest_path is not None:
+        staying.add(os.path.normpath(manifest_path))
+    leaving = set()
     for index, entry in enumerate(module.params['files']):
         plan = Plan(index, entry)
         try:
@@ -571,13 +710,26 @@ def main():
                 raise FileError('path must be absolute')
             if plan.path in seen:
                 raise FileError('path already in files[%d]' % seen[plan.path])
+            if plan.path == manifest_path:
+                raise FileError('path is the manifest\'s')
             seen[plan.path] = index
             if plan.state == 'absent':
-                plan_absent(plan)
+                plan_absent(plan, manifest, leaving, staying, warnings)
+                if plan.content_changed or plan.remove_dir:
+                    leaving.add(os.path.normpath(plan.path))
             elif plan.state == 'directory':
                 plan_directory(module, plan, entry, planned_dirs, warnings)
             else:
                 plan_present(module, plan, entry, planned_dirs, warnings)
+            if manifest is not None and plan.state != 'absent':
+                record(manifest, plan)
+        except (FileError, IOError, OSError) as exc:
+            fail('%s: %s' % (plan.label, to_native(exc)))
+        plans.append(plan)
+    if manifest is not None:
+        plan = Plan(None, dict(path=manifest.path, state='present', diff=True, validate=None, owner=None, group=None))
+        try:
+            plan_manifest(module, plan, manifest, planned_dirs, warnings)
         except (FileError, IOError, OSError) as exc:
             fail('%s: %s' % (plan.label, to_native(exc)))
         plans.append(plan)
@@ -595,9 +747,11 @@ def main():
                 result['changed'] = bool(result['changed_paths'])
                 fail('%s: %s' % (plan.label, to_native(exc)))
         result['changed_paths'].extend(plan.new_dirs)
-        if plan.create_dir or plan.content_changed or plan.attr_after:
+        if plan.create_dir or plan.remove_dir or plan.content_changed or plan.attr_after:
             result['changed_paths'].append(plan.path)
-        result['files'].append(dict(path=plan.path, changed=plan.changed, state=plan.state))
+        if plan.index is not None:
+            result['files'].append(dict(path=plan.path, changed=plan.changed, state=plan.state,
+                                        **(dict(kept=plan.kept) if plan.kept else {})))
         result['changed'] = result['changed'] or plan.changed
         diffs.extend(plan_diffs(plan))
 

@@ -16,7 +16,8 @@ description:
   - Evaluates the host-side controls of the kvmcloud.hypervisor hardening baseline (H1-H5, L1-L8, Q1-Q10,
     S1-S3, N1-N7) on the live host and returns one result per control.
   - Reads libvirt configuration files (with libvirt's own syntax), systemd socket units and drop-ins, live
-    sockets, TCP listeners, running QEMU processes, bridges, nwfilter bindings, sysctls and KSM state.
+    sockets, TCP listeners, running QEMU processes, bridges, nwfilter bindings, the nftables ruleset, sysctls and
+    KSM state.
   - With socket activation the socket units are judged, not the C(listen_*) and C(unix_sock_*) settings
     that libvirt then ignores.
   - A control whose piece is not installed is C(not_applicable) with the reason; what cannot be seen is
@@ -60,6 +61,15 @@ options:
     description:
       - Libvirt networks that may be active or autostarted (N7). List C(default) to allow libvirt's default
         NAT network.
+    type: list
+    elements: str
+    default: []
+  migration_peers:
+    description:
+      - Where live migration is configured (L8), the addresses or networks that must be the only sources, besides
+        loopback, the firewall lets open a TCP connection to libvirt's TLS port and to the migration port range.
+      - Empty means any list passes, as long as the firewall names its sources and drops the rest; the evidence
+        lists them.
     type: list
     elements: str
     default: []
@@ -172,6 +182,7 @@ def main():
             virt_host_validate=dict(type='bool', default=True),
             guest_bridges=dict(type='list', elements='str', default=[]),
             allowed_networks=dict(type='list', elements='str', default=[]),
+            migration_peers=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )

@@ -92,6 +92,12 @@ CASES = {
     "migration client key missing on the controller": (
         {"kvm_hardening_tls_client_key": "/nonexistent/client.key"},
         ["kvm_hardening_tls_client_key=/nonexistent/client.key: no such file on the controller"]),
+    # A certificate of the same CA, for the server side, that names the host but not its migration address.
+    "migration server certificate without the migration address": (
+        {"kvm_hardening_tls_server_cert": os.path.join(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ""), "pki",
+                                                       "monitoring.pem")},
+        ["kvm_hardening_tls_server_cert=", "does not name kvm_hardening_migration_address=",
+         "only an IP subjectAltName matches it"]),
     "migration key set through kvm_host": (
         {"kvm_host_qemu_conf": {"migrate_tls_force": False}},
         ["kvm_host_qemu_conf weakens the hardening baseline or sets a key kvm_hardening owns", "migrate_tls_force"]),
@@ -128,6 +134,9 @@ CASES = {
         {"kvm_network_bridges": [{"name": "br-a", "uplink": "nosuch0"}]}, ["kvm_network_bridges[0] entry br-a", "uplink nosuch0 does not exist"]),
     "management interface as a bridge uplink": (
         {"kvm_network_bridges": [{"name": "br-a", "uplink": "eth0"}]}, ["kvm_network_bridges[0] entry br-a", "eth0", "kvm_network_management_change_allowed"]),
+    "migration peer given by host name": (
+        {"kvm_network_migration_peers": ["203.0.113.10", "hv2.example.net"]},
+        ["kvm_network_migration_peers[1] = 'hv2.example.net': not an IP address or a network in CIDR form"]),
     "NAT network with forwarding off": (
         {"kvm_hardening_ip_forward": False, "kvm_host_default_network_enabled": False,
          "kvm_network_libvirt_networks": [{"name": "n1", "bridge": "virbr-n1", "address": "192.168.150.1/24"}]},

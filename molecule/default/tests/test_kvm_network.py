@@ -12,14 +12,17 @@ binding lets a spoofed MAC through.
 """
 
 import json
+import os
 import re
+import subprocess
 import uuid
 
 import pytest
+import yaml
 
 from guests import guest_with_nic, virsh
 from hostnet import management_address
-from playbook import recap, run_playbook
+from playbook import PROJECT, playbook_command, recap, run_playbook
 
 GUARD_UNIT = "kvmcloud-host-guard.service"
 LISTENER_PORT = 18722
@@ -429,3 +432,164 @@ def test_turning_guard_and_hook_off_removes_them_and_says_so(host, hostname):
     with guest_with_nic(host, "kvmnet-unfiltered", "br-guest", ""):
         refused = host.run("virsh -c qemu:///system start kvmnet-unfiltered")
         assert refused.rc != 0 and "kvmcloud kvm_network hook" in refused.stderr, refused.stderr
+
+
+# --- L8 through the guard: the migration ports take connections from the peers alone ---------
+# molecule.yml: the trixie host migrates, with peers 203.0.113.10 and 2001:db8:113::/64. The
+# stand-in peer sits in a namespace on a veth into the host (no bridge: migration traffic comes
+# in on a host interface), with one listed address and one that is not.
+MIGRATION_NS = "kn-mig"
+MIGRATION_PEERS = ["203.0.113.10", "2001:db8:113::/64"]
+PEER, STRANGER, MIGRATION_NS_HOST_SIDE = "203.0.113.10", "203.0.113.20", "203.0.113.1"
+# Both ends of the migration range, libvirt's TLS port, and the ports just outside the range.
+GUARDED_PORTS = (16514, 49152, 49215)
+OPEN_PORTS = (49151, 49216)
+# Prints ok, timeout (dropped) or refused (reached, nothing listening) for one connection.
+CONNECT_FROM = ("python3 -c 'import socket, sys\n"
+                "try:\n"
+                "    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2,"
+                " source_address=(sys.argv[3], 0)).close(); print(\"ok\")\n"
+                "except socket.timeout: print(\"timeout\")\n"
+                "except ConnectionRefusedError: print(\"refused\")' %s %d %s")
+PORTS_LISTENER = ("import socket, threading\n"
+                  "def serve(port):\n"
+                  "    s = socket.socket()\n"
+                  "    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                  "    s.bind((%r, port))\n"
+                  "    s.listen(16)\n"
+                  "    while True:\n"
+                  "        s.accept()[0].close()\n"
+                  "for port in %r:\n"
+                  "    threading.Thread(target=serve, args=(port,)).start()\n")
+
+
+def outcome(host, ns, target, port, source):
+    command = CONNECT_FROM % (target, port, source)
+    return host.run_expect([0], in_ns(ns, command) if ns else command).stdout.strip()
+
+
+def migration_reach(host, target):
+    """{"SOURCE:PORT": ok / timeout / refused} from the peer, the stranger and the host itself."""
+    seen = {}
+    for port in GUARDED_PORTS + OPEN_PORTS:
+        seen["peer:%d" % port] = outcome(host, MIGRATION_NS, target, port, PEER)
+        seen["stranger:%d" % port] = outcome(host, MIGRATION_NS, target, port, STRANGER)
+        seen["host:%d" % port] = outcome(host, None, target, port, target)
+    return seen
+
+
+@pytest.fixture()
+def migration_standin(host):
+    """The stand-in peer's namespace and listeners in and around the migration range on the
+    migration address (kvm_audit's L8 wants nothing in the range off that address). libvirt's
+    TLS socket serves 16514. Yields the migration address."""
+    address = management_address(host)
+    assert 'migration_address = "%s"' % address in host.file("/etc/libvirt/qemu.conf").content_string
+    try:
+        run(host, "ip netns add %s" % MIGRATION_NS)
+        run(host, "ip link add %s type veth peer name eth0 netns %s" % (MIGRATION_NS, MIGRATION_NS))
+        run(host, "ip addr add %s/24 dev %s" % (MIGRATION_NS_HOST_SIDE, MIGRATION_NS))
+        run(host, "ip link set %s up" % MIGRATION_NS)
+        for source in (PEER, STRANGER):
+            run(host, "ip -n %s addr add %s/24 dev eth0" % (MIGRATION_NS, source))
+        run(host, "ip -n %s link set eth0 up" % MIGRATION_NS)
+        run(host, "ip -n %s route add %s/32 via %s" % (MIGRATION_NS, address, MIGRATION_NS_HOST_SIDE))
+        listener = PORTS_LISTENER % (address, list(GUARDED_PORTS[1:] + OPEN_PORTS))
+        run(host, "printf '%%s' %s > /tmp/kvmnet-migration-listener.py" % _shell_quote(listener))
+        run(host, "systemd-run --unit kvmnet-migration-listener --collect python3 /tmp/kvmnet-migration-listener.py")
+        run(host, "for i in $(seq 50); do [ $(ss -Hltn | grep -c '%s:4915[12]\\|%s:4921[56]') = 4 ] && exit 0;"
+                  " sleep 0.1; done; exit 1" % (address, address))
+        yield address
+    finally:
+        host.run("systemctl stop kvmnet-migration-listener")
+        host.run("rm -f /tmp/kvmnet-migration-listener.py")
+        remove_standin(host, MIGRATION_NS)
+
+
+def migration_audit(host):
+    args = {"controls": ["L8"], "virt_host_validate": False, "migration_peers": MIGRATION_PEERS}
+    result = host.ansible("kvmcloud.hypervisor.kvm_audit", json.dumps(args), check=False, become=True)
+    assert "controls" in result, result
+    return result["controls"][0]
+
+
+def test_guard_has_migration_openings_only_where_migration_is_on(host, hostname):
+    table = run(host, "nft list table inet kvmcloud_guard")
+    lines = [line.strip() for line in table.splitlines()]
+    print("\n" + table)
+    if hostname != "kvmhost-trixie":
+        # Migration off: the table guards the bridges alone; 16514 and the range are untouched.
+        assert "chain migration {" not in lines
+        assert not [line for line in lines if "16514" in line or "49152" in line]
+        return
+    assert "tcp dport { 16514, 49152-49215 } jump migration" in lines
+    chain = lines[lines.index("chain migration {") + 1:]
+    chain = chain[:chain.index("}")]
+    # nft prints a set of one element without braces.
+    assert chain == ["ct state established,related accept", 'iifname "lo" accept', "ip saddr 203.0.113.10 accept",
+                     "ip6 saddr 2001:db8:113::/64 accept", "drop"]
+
+
+@pytest.mark.only_hosts("kvmhost-trixie")
+def test_migration_ports_take_only_the_peers_until_the_guard_goes(host, migration_standin):
+    address = migration_standin
+    guarded = migration_reach(host, address)
+    try:
+        run(host, "nft delete table inet kvmcloud_guard")
+        unguarded = migration_reach(host, address)
+        unguarded_audit = migration_audit(host)
+    finally:
+        run(host, "systemctl reload %s" % GUARD_UNIT)
+    restored = migration_reach(host, address)
+    print("\nTCP to %s with the guard: %s\nwithout: %s\nrestored: %s" % (address, guarded, unguarded, restored))
+    expected = {}
+    for port in GUARDED_PORTS + OPEN_PORTS:
+        expected["peer:%d" % port] = expected["host:%d" % port] = "ok"
+        expected["stranger:%d" % port] = "timeout" if port in GUARDED_PORTS else "ok"
+    assert guarded == expected
+    # Without the table the stranger gets in everywhere: the guard is what drops it.
+    assert set(unguarded.values()) == {"ok"}
+    assert restored == expected
+    print("L8 without the guard: %s" % unguarded_audit["evidence"])
+    assert unguarded_audit["status"] == "fail"
+    assert "no inet input chain limits who may connect to port 16514" in unguarded_audit["evidence"]
+    restored_audit = migration_audit(host)
+    assert restored_audit["status"] == "pass", restored_audit["evidence"]
+    assert ("new TCP connections to port 16514, ports 49152-49215 only from loopback, 203.0.113.10, "
+            "2001:db8:113::/64") in restored_audit["evidence"]
+
+
+DEFAULT_PEERS_PLAYBOOK = """
+- name: Each host's default kvm_network_migration_peers
+  hosts: kvm_hosts
+  gather_facts: false
+  tasks:
+    - name: Read the facts the trixie host's migration address comes from (molecule.yml)
+      kvmcloud.hypervisor.kvm_host_facts:
+        gather_virsh_capabilities: false
+    - name: Show the default
+      ansible.builtin.debug:
+        msg: "PEERS {{ inventory_hostname }} {{ kvm_network_migration_peers | join(',') }}"
+"""
+
+
+@pytest.mark.only_hosts("kvmhost-trixie")
+def test_default_peers_are_the_other_migrating_hosts_as_each_host_sees_them(host, tmp_path):
+    # The role's default expression on both hosts (as extra vars: molecule.yml's host_vars
+    # set the trixie host's list), and bookworm migrating too, in this run alone: each host's
+    # default names the other's address, the trixie one's templated from its own facts, and
+    # never its own.
+    with open(os.path.join(PROJECT, "roles", "kvm_network", "defaults", "main.yml")) as handle:
+        default = yaml.safe_load(handle)["kvm_network_migration_peers"]
+    (tmp_path / "default.yml").write_text(yaml.safe_dump({"kvm_network_migration_peers": default}))
+    inventory = {"all": {"hosts": {"kvmhost-bookworm": {
+        "kvm_hardening_migration_enabled": True, "kvm_hardening_migration_address": "192.0.2.50"}}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "peers.yml").write_text(DEFAULT_PEERS_PLAYBOOK)
+    argv, env = playbook_command("-e", "@%s" % (tmp_path / "default.yml"), limit="kvm_hosts",
+                                 inventories=[str(tmp_path / "inventory.yml")], playbook=str(tmp_path / "peers.yml"))
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    seen = dict(re.findall(r'"PEERS (\S+) ([^"]*)"', result.stdout))
+    print("\ndefault peers: %s" % seen)
+    assert seen == {"kvmhost-bookworm": management_address(host), "kvmhost-trixie": "192.0.2.50"}

@@ -22,6 +22,8 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_e
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input import libvirt_keys
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
     is_system_place, system_place_rule)
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.tls_certificates import (
+    migration_certificate_errors)
 
 OCTAL_MODE = re.compile(r'0?[0-7]{3}')
 POOL_NAME = re.compile(r'[A-Za-z0-9_.-]+')
@@ -384,6 +386,9 @@ def migration_errors(params):
         errors.append('kvm_hardening_migration_address=%s is not an address of %s (it has %s): incoming '
                       'migrations could not listen there. Give this host\'s own address on the migration '
                       'network.' % (address, params['hostname'], ', '.join(str(a) for a in own) or 'none'))
+    else:
+        paths = dict(params['tls_files'], **files)
+        errors.extend(migration_certificate_errors(paths, params['certificates'], address, params['hostname']))
     low, high = params['migration_port_min'], params['migration_port_max']
     if isinstance(low, bool) or isinstance(high, bool) or as_int(low) is None or as_int(high) is None:
         errors.append('kvm_hardening_migration_port_min=%r and kvm_hardening_migration_port_max=%r must be whole '
@@ -408,8 +413,9 @@ def kvm_hardening_errors(params):
     host_default_network_enabled, tls_enabled, tls_files {var: path}, tls_allowed_dn_list,
     image_dirs, and for migration (L8): migration_enabled, migration_address,
     migration_port_min, migration_port_max, migration_files {var: path}, hostname,
-    host_addresses (kvm_host_facts' network.addresses) and addresses_complete. Controller paths
-    are checked with os.path.isfile: they are read here."""
+    host_addresses (kvm_host_facts' network.addresses), addresses_complete and certificates
+    {var: PEM text} of the CA, server and client certificates that exist on the controller.
+    Controller paths are checked with os.path.isfile."""
     errors = []
     if as_bool(params['mac_enabled']) and not params['mac_packages'].get(params['mac_name']):
         errors.append('kvm_hardening_mac=%s: %s is not available on %s; use %s.'

@@ -24,6 +24,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.cidr import cidr_info
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.migration import (
+    migration_guard, migration_guard_errors)
 
 # Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no '/', ':' or whitespace.
 IFNAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}\Z')
@@ -115,6 +117,9 @@ class Settings:
         self.nwfilter_ip_learning = settings.get('nwfilter_ip_learning', 'any')
         self.rollback_seconds = settings.get('rollback_seconds', 90)
         self.management_change_allowed = _truthy(settings.get('management_change_allowed', False))
+        # L8 through the guard: kvm_hardening's migration settings and the peers' addresses.
+        self.migration = {key: settings.get(key) for key in (
+            'migration_enabled', 'migration_port_min', 'migration_port_max', 'migration_peers')}
         self.prefix = settings.get('networkd_prefix') or '05-kvmcloud-'
         self.directories = list(settings.get('directories') or [])
         self.hostname = settings.get('hostname', '')
@@ -261,6 +266,10 @@ def check_guard_openings(settings, bridges):
     return errors
 
 
+def check_migration_peers(settings, bridges):
+    return migration_guard_errors(settings.migration)
+
+
 def check_filter_and_window(settings, bridges):
     if settings.nwfilter in SPOOFING_FILTERS and 30 <= _int(settings.rollback_seconds) <= 900:
         return []
@@ -288,7 +297,7 @@ def check_uplinks(settings, bridges):
 
 
 INPUT_CHECKS = (check_platform, check_bridges, check_gateways, check_libvirt_networks, check_unique, check_overlaps,
-                check_guard_openings, check_filter_and_window, check_uplinks)
+                check_guard_openings, check_migration_peers, check_filter_and_window, check_uplinks)
 
 
 def input_errors(settings, bridges):
@@ -599,6 +608,7 @@ def plan(settings, facts=None):
         'libvirt_networks': definitions,
         'drifted_directories': drifted_directories(settings, facts),
         'libvirt': libvirt_changes(definitions, (facts or {}).get('libvirt_networks')),
+        'migration_guard': migration_guard(settings.migration),
         'hook_policy': {
             'filter': settings.nwfilter,
             'ip_learning': settings.nwfilter_ip_learning,

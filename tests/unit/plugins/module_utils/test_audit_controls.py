@@ -376,8 +376,30 @@ TCP_MIGRATING = (
     '   1: 0B0200C0:C000 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 20002 1 0 100 0 0 10 0\n')
 
 
+NFT_RULESET = ('/usr/sbin/nft', '-j', 'list', 'ruleset')
+# kvm_network's guard as it loads it on a migrating host (recorded from nft 1.1.3): TCP to 16514
+# and 49152-49215 from 192.0.2.0/24, 203.0.113.10, 2001:db8::/64 and loopback, dropped otherwise.
+GUARD_MIGRATION = fixture_text('nft-ruleset-guard-migration.json')
+
+
+def guard_answers(ruleset=GUARD_MIGRATION):
+    return {VIRSH_CAPS: (0, APPARMOR_CAPS, ''), NFT_RULESET: (0, ruleset, '')}
+
+
+def guard_edited(edit):
+    """The recorded guard ruleset with edit(items) applied to its list of items."""
+    items = json.loads(GUARD_MIGRATION)['nftables']
+    edit(items)
+    return json.dumps({'nftables': items})
+
+
+def migration_rule(items, chain, handle):
+    return next(item['rule'] for item in items
+                if 'rule' in item and item['rule']['chain'] == chain and item['rule']['handle'] == handle)
+
+
 def migrating(qemu_conf_extra=MIGRATION_QEMU_CONF, tcp=TCP_MIGRATING, dn_list=True, **changes):
-    """A converged host configured by kvm_hardening for live migration over TLS."""
+    """A converged host configured by kvm_hardening for live migration over TLS, behind kvm_network's guard."""
     libvirtd_conf = 'auth_unix_rw = "polkit"\nlisten_tcp = 0\naudit_level = 1\n'
     if dn_list:
         libvirtd_conf += 'tls_allowed_dn_list = [ "CN=hv02,O=fleet" ]\n'
@@ -390,16 +412,41 @@ def migrating(qemu_conf_extra=MIGRATION_QEMU_CONF, tcp=TCP_MIGRATING, dn_list=Tr
         '/etc/pki/qemu/server-key.pem': ('mode', 'key', 0o640),
         '/etc/pki/qemu/client-cert.pem': ('mode', 'cert', 0o644),
         '/etc/pki/qemu/client-key.pem': ('mode', 'key', 0o640),
+        '/usr/sbin/nft': '',
     })
     files.update(changes)
     return files
 
 
 def test_migration_over_tls_on_its_own_address_passes(make_host):
-    results, _counts = audit(make_host, migrating(), only=['L8'])
+    results, _counts = audit(make_host, migrating(), answers=guard_answers(), only=['L8'])
     assert results['L8']['status'] == 'pass', results['L8']['evidence']
     assert 'migration_address = 192.0.2.11' in results['L8']['evidence']
     assert 'migration_port_min = 49152' in results['L8']['evidence']
+    assert ('inet kvmcloud_guard: new TCP connections to port 16514, ports 49152-49215 only from loopback,'
+            ' 192.0.2.0/24, 203.0.113.10, 2001:db8::/64') in results['L8']['evidence']
+
+
+@pytest.mark.parametrize('peers, status', [
+    # In another order, the single address as a /32: the same sources.
+    (['2001:db8::/64', '203.0.113.10/32', '192.0.2.0/24'], 'pass'),
+    (['192.0.2.0/24', '2001:db8::/64'], 'fail'),
+], ids=['same', 'one more'])
+def test_migration_guard_matches_the_peers_the_audit_is_given(make_host, peers, status):
+    options = {'virt_host_validate': False, 'migration_peers': peers}
+    results, _counts = audit(make_host, migrating(), answers=guard_answers(), options=options, only=['L8'])
+    assert results['L8']['status'] == status, results['L8']['evidence']
+    mismatch = ('the migration ports take connections from 192.0.2.0/24, 203.0.113.10, 2001:db8::/64, not from the'
+                ' migration peers 192.0.2.0/24, 2001:db8::/64')
+    assert (mismatch in results['L8']['evidence']) == (status == 'fail')
+
+
+def test_migration_without_a_firewall_to_read_is_unknown(make_host):
+    files = migrating()
+    del files['/usr/sbin/nft']
+    results, _counts = audit(make_host, files, answers=guard_answers(), only=['L8'])
+    assert results['L8']['status'] == 'unknown'
+    assert results['L8']['evidence'].startswith('who may reach the migration ports is unknown: nft not installed')
 
 
 @pytest.mark.parametrize('files, problem', [
@@ -416,14 +463,73 @@ def test_migration_over_tls_on_its_own_address_passes(make_host):
      'listeners in the migration port range off migration_address: 0.0.0.0:49153'),
 ], ids=['tls not forced', 'every address', 'libvirt port', 'key readable', 'no dn list', 'stray listener'])
 def test_migration_fails_on_each_weakened_piece(make_host, files, problem):
-    results, _counts = audit(make_host, files, only=['L8'])
+    results, _counts = audit(make_host, files, answers=guard_answers(), only=['L8'])
     assert results['L8']['status'] == 'fail', results['L8']['evidence']
     assert problem in results['L8']['evidence']
+
+
+def _no_guard(items):
+    items[:] = [item for item in items if 'metainfo' in item]
+
+
+def _no_migration_rule(items):
+    items.remove({'rule': migration_rule(items, 'input', 7)})
+
+
+def _open_to_all(items):
+    rule = migration_rule(items, 'migration', 11)
+    rule['expr'] = [{'accept': None}]
+
+
+def _no_drop(items):
+    items.remove({'rule': migration_rule(items, 'migration', 13)})
+
+
+def _range_shrunk(items):
+    migration_rule(items, 'input', 7)['expr'][0]['match']['right'] = {'set': [16514, {'range': [49152, 49200]}]}
+
+
+def _accepted_first(items):
+    # An opening inserted ahead of the jump, as `nft insert rule ... tcp dport 16514 accept` makes it.
+    at = items.index({'rule': migration_rule(items, 'input', 7)})
+    items.insert(at, {'rule': {'family': 'inet', 'table': 'kvmcloud_guard', 'chain': 'input', 'handle': 30,
+                               'expr': [{'match': {'op': '==', 'left': {'payload': {'protocol': 'tcp', 'field': 'dport'}},
+                                                   'right': 16514}}, {'accept': None}]}})
+
+
+def _accepted_elsewhere(items):
+    # Another table's base chain accepting everything does not undo the guard's drop.
+    items.append({'table': {'family': 'inet', 'name': 'other', 'handle': 9}})
+    items.append({'chain': {'family': 'inet', 'table': 'other', 'name': 'input', 'handle': 1, 'type': 'filter',
+                            'hook': 'input', 'prio': -10, 'policy': 'accept'}})
+    items.append({'rule': {'family': 'inet', 'table': 'other', 'chain': 'input', 'handle': 2,
+                           'expr': [{'accept': None}]}})
+
+
+@pytest.mark.parametrize('edit, problem', [
+    (_no_guard, 'no inet input chain limits who may connect to port 16514: the host guard (table inet kvmcloud_guard'
+                ' of kvm_network) is not loaded or lacks its migration rule'),
+    (_no_migration_rule, 'no inet input chain limits who may connect to ports 49152-49215'),
+    (_open_to_all, 'chain migration accepts connections to the migration ports without naming their source'),
+    (_no_drop, 'chain migration does not drop the sources it does not name'),
+    (_range_shrunk, 'no inet input chain limits who may connect to ports 49152-49215'),
+    (_accepted_first, 'inet kvmcloud_guard chain input accepts TCP to port 16514 before the source check'),
+], ids=['guard off', 'rule missing', 'open to all', 'no drop', 'part of the range', 'accepted first'])
+def test_migration_fails_when_the_guard_lets_others_reach_the_ports(make_host, edit, problem):
+    results, _counts = audit(make_host, migrating(), answers=guard_answers(guard_edited(edit)), only=['L8'])
+    assert results['L8']['status'] == 'fail', results['L8']['evidence']
+    assert problem in results['L8']['evidence']
+
+
+def test_migration_guard_holds_beside_another_tables_accept(make_host):
+    results, _counts = audit(make_host, migrating(), answers=guard_answers(guard_edited(_accepted_elsewhere)),
+                             only=['L8'])
+    assert results['L8']['status'] == 'pass', results['L8']['evidence']
 
 
 def test_migration_files_missing_fail(make_host):
     files = migrating()
     del files['/etc/pki/qemu/client-key.pem']
-    results, _counts = audit(make_host, files, only=['L8'])
+    results, _counts = audit(make_host, files, answers=guard_answers(), only=['L8'])
     assert results['L8']['status'] == 'fail'
     assert '/etc/pki/qemu/client-key.pem missing' in results['L8']['evidence']

@@ -457,3 +457,135 @@ def test_a_directory_listed_after_an_entry_inside_it_fails_before_any_change(tmp
     assert result['msg'] == ('config_files: files[1] (%s): an earlier entry creates it as a missing parent (root, '
                              '0755); list this entry before the entries inside it' % (tmp_path / 'guest'))
     assert listing(tmp_path) == []
+
+
+# A role turning a feature off removes what it wrote when the feature was on, and nothing else.
+def feature_files(directory, state):
+    """The entries of a feature's files in their own directory, as a role lists them on and off."""
+    if state == 'present':
+        return [{'path': str(directory), 'state': 'directory', 'owner': 'root', 'group': 'root', 'mode': '0755'},
+                {'path': str(directory / 'cert.pem'), 'content': 'cert\n', 'mode': '0644'},
+                {'path': str(directory / 'key.pem'), 'content': 'key\n', 'mode': '0640', 'diff': False}]
+    return [{'path': str(directory / 'cert.pem'), 'state': 'absent'},
+            {'path': str(directory / 'key.pem'), 'state': 'absent', 'diff': False},
+            {'path': str(directory), 'state': 'absent'}]
+
+
+def read_manifest(path):
+    with open(str(path)) as handle:
+        return json.load(handle)
+
+
+def test_a_manifest_lets_absent_entries_remove_what_the_module_wrote_and_the_directory_it_made(tmp_path):
+    directory, manifest = tmp_path / 'pki' / 'qemu', tmp_path / 'state' / 'feature.json'
+    on = {'files': feature_files(directory, 'present'), 'manifest': str(manifest), '_ansible_diff': True}
+    result, failed, runner, log = run_module(on)
+    assert not failed, result
+    assert result['changed_paths'] == [str(tmp_path / 'pki'), str(directory), str(directory / 'cert.pem'),
+                                       str(directory / 'key.pem'), str(tmp_path / 'state'), str(manifest)]
+    record = read_manifest(manifest)
+    assert (record['files'], record['created_directories']) == (
+        [str(directory / 'cert.pem'), str(directory / 'key.pem')], [str(tmp_path / 'pki'), str(directory)])
+    assert attrs(manifest)[2] == '0644'
+    assert len(result['files']) == 3
+    result, failed, runner, log = run_module(on)
+    assert (failed, result['changed']) == (False, False)
+
+    off = {'files': feature_files(directory, 'absent'), 'manifest': str(manifest), '_ansible_diff': True}
+    result, failed, runner, log = run_module(dict(off, _ansible_check_mode=True))
+    assert not failed, result
+    check = result
+    assert listing(directory) == ['cert.pem', 'key.pem']
+    result, failed, runner, log = run_module(off)
+    assert not failed, result
+    assert (result['changed_paths'], result['diff']) == (check['changed_paths'], check['diff'])
+    assert result['changed_paths'] == [str(directory / 'cert.pem'), str(directory / 'key.pem'), str(directory),
+                                       str(manifest)]
+    assert result['diff'][1]['before'].startswith('content hidden (4 bytes, sha256 ')
+    assert result['diff'][2] == {'before_header': str(directory), 'after_header': str(directory),
+                                 'before': {'path': str(directory), 'state': 'directory'},
+                                 'after': {'path': str(directory), 'state': 'absent'}}
+    # The parent was made for the feature too; no entry removes it, so the manifest keeps it.
+    assert listing(tmp_path) == ['pki', 'state']
+    assert listing(tmp_path / 'pki') == []
+    assert read_manifest(manifest)['created_directories'] == [str(tmp_path / 'pki')]
+    assert read_manifest(manifest)['files'] == []
+    result, failed, runner, log = run_module(off)
+    assert (failed, result['changed']) == (False, False)
+    assert [entry.get('kept') for entry in result['files']] == [None, None, None]
+
+
+def test_without_a_record_absent_entries_leave_files_and_directories_alone(tmp_path):
+    directory, manifest = tmp_path / 'qemu', tmp_path / 'feature.json'
+    directory.mkdir()
+    (directory / 'cert.pem').write_text('the operator\'s\n')
+    result, failed, runner, log = run_module({'files': feature_files(directory, 'absent'), 'manifest': str(manifest)})
+    assert not failed, result
+    assert result['changed'] is False
+    assert result['files'] == [
+        {'path': str(directory / 'cert.pem'), 'changed': False, 'state': 'absent',
+         'kept': 'not listed in the manifest %s' % manifest},
+        {'path': str(directory / 'key.pem'), 'changed': False, 'state': 'absent'},
+        {'path': str(directory), 'changed': False, 'state': 'absent',
+         'kept': 'a directory the manifest %s does not list as created by this module' % manifest}]
+    assert listing(directory) == ['cert.pem']
+    assert not manifest.exists()
+
+
+def test_a_directory_that_was_there_before_is_not_recorded_and_stays(tmp_path):
+    directory, manifest = tmp_path / 'qemu', tmp_path / 'feature.json'
+    directory.mkdir()
+    result, failed, runner, log = run_module({'files': feature_files(directory, 'present'), 'manifest': str(manifest)})
+    assert not failed, result
+    assert read_manifest(manifest)['created_directories'] == []
+    result, failed, runner, log = run_module({'files': feature_files(directory, 'absent'), 'manifest': str(manifest)})
+    assert not failed, result
+    assert listing(directory) == []
+    assert not manifest.exists()
+
+
+def test_a_made_directory_holding_other_files_stays_with_a_warning_and_is_forgotten(tmp_path):
+    directory, manifest = tmp_path / 'qemu', tmp_path / 'feature.json'
+    run_module({'files': feature_files(directory, 'present'), 'manifest': str(manifest)})
+    (directory / 'dh-params.pem').write_text('the operator\'s\n')
+    off = {'files': feature_files(directory, 'absent'), 'manifest': str(manifest)}
+    with mock.patch.object(basic.AnsibleModule, 'warn') as warn:
+        result, failed, runner, log = run_module(off)
+    assert not failed, result
+    assert listing(directory) == ['dh-params.pem']
+    assert result['files'][2]['kept'] == 'not empty: it holds dh-params.pem'
+    warn.assert_called_once_with(
+        'config_files: files[2] (%s): left in place and taken off the manifest %s, because it holds dh-params.pem, '
+        'which this call does not remove' % (directory, manifest))
+    assert not manifest.exists()
+    result, failed, runner, log = run_module(off)
+    assert (failed, result['changed']) == (False, False)
+
+
+def test_a_directory_listed_before_its_files_is_not_empty_yet(tmp_path):
+    directory, manifest = tmp_path / 'qemu', tmp_path / 'feature.json'
+    run_module({'files': feature_files(directory, 'present'), 'manifest': str(manifest)})
+    files = feature_files(directory, 'absent')
+    result, failed, runner, log = run_module({'files': files[2:] + files[:2], 'manifest': str(manifest)})
+    assert not failed, result
+    assert result['files'][0]['kept'] == 'not empty: it holds cert.pem, key.pem'
+    assert listing(directory) == []
+
+
+def test_a_manifest_of_another_shape_fails_before_any_change(tmp_path):
+    directory, manifest = tmp_path / 'qemu', tmp_path / 'feature.json'
+    run_module({'files': feature_files(directory, 'present'), 'manifest': str(manifest)})
+    manifest.write_text('{"files": "all"}')
+    result, failed, runner, log = run_module({'files': feature_files(directory, 'absent'), 'manifest': str(manifest)})
+    assert failed
+    assert result['msg'].startswith('config_files: manifest %s is not a manifest of this module (' % manifest)
+    assert listing(directory) == ['cert.pem', 'key.pem']
+
+
+def test_the_manifest_is_not_an_entry_and_is_absolute(tmp_path):
+    manifest = tmp_path / 'feature.json'
+    result, failed, runner, log = run_module({'files': [{'path': str(manifest), 'content': 'x', 'mode': '0644'}],
+                                              'manifest': str(manifest)})
+    assert failed and result['msg'] == "config_files: files[0] (%s): path is the manifest's" % manifest
+    result, failed, runner, log = run_module({'files': [], 'manifest': 'feature.json'})
+    assert failed and result['msg'] == 'config_files: manifest feature.json: path must be absolute'

@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
     account_errors, account_lookups, kvm_hardening_errors, kvm_host_errors)
+from ansible_collections.kvmcloud.hypervisor.tests.unit.plugins.module_utils.input.pki import Authority
 
 
 def host_params(**changes):
@@ -40,7 +41,7 @@ def hardening_params(**changes):
         'migration_enabled': False, 'migration_address': '', 'migration_port_min': 49152,
         'migration_port_max': 49215,
         'migration_files': {'kvm_hardening_tls_client_cert': '', 'kvm_hardening_tls_client_key': ''},
-        'hostname': 'hv01', 'host_addresses': {}, 'addresses_complete': False,
+        'hostname': 'hv01', 'host_addresses': {}, 'addresses_complete': False, 'certificates': {},
     }
     params.update(changes)
     return params
@@ -351,11 +352,16 @@ def test_directory_of_another_libvirt_pool_is_refused():
 
 @pytest.fixture
 def migrating(tmp_path):
-    """Migration on, over TLS, with every file on the controller and the address on eth1."""
+    """Migration on, over TLS, with every file on the controller and the address on eth1; the
+    server certificate names the addresses the tests migrate on."""
+    ca = Authority()
+    server_names = ['DNS:hv01', 'IP:192.0.2.11', 'IP:2001:db8::11', 'IP:198.51.100.7']
+    texts = {'ca': ca.pem(), 'cert': ca.issue('hv01', server_names),
+             'key': 'x', 'client-cert': ca.issue('hv01', ['DNS:hv01'], usages=['clientAuth']), 'client-key': 'x'}
     paths = {}
     for name in ('ca', 'cert', 'key', 'client-cert', 'client-key'):
         paths[name] = tmp_path / (name + '.pem')
-        paths[name].write_text(u'x')
+        paths[name].write_text(texts[name])
 
     def params(**changes):
         base = dict(
@@ -367,7 +373,10 @@ def migrating(tmp_path):
                              'kvm_hardening_tls_client_key': str(paths['client-key'])},
             host_addresses={'eth0': {'ipv4': ['10.0.0.5/24'], 'ipv6_global': []},
                             'eth1': {'ipv4': ['192.0.2.11/24'], 'ipv6_global': ['2001:db8::11/64']}},
-            addresses_complete=True)
+            addresses_complete=True,
+            # As validate.yml reads them: the certificates that exist, through the file lookup.
+            certificates={'kvm_hardening_tls_ca_cert': texts['ca'], 'kvm_hardening_tls_server_cert': texts['cert'],
+                          'kvm_hardening_tls_client_cert': texts['client-cert']})
         base.update(changes)
         return hardening_params(**base)
     return params
@@ -438,3 +447,22 @@ def test_migration_keys_belong_to_kvm_hardening():
 
 def test_migration_off_checks_none_of_its_settings():
     assert kvm_hardening_errors(hardening_params(migration_address='0.0.0.0', migration_port_min=1)) == []
+
+
+def test_migration_needs_a_server_certificate_naming_the_address(migrating):
+    ca = Authority()
+    errors = kvm_hardening_errors(migrating(
+        migration_address='192.0.2.11',
+        certificates={'kvm_hardening_tls_ca_cert': ca.pem(),
+                      'kvm_hardening_tls_server_cert': ca.issue('hv01', ['DNS:hv01']),
+                      'kvm_hardening_tls_client_cert': ca.issue('hv01', [], usages=['clientAuth'])}))
+    assert len(errors) == 1
+    assert errors[0].startswith('kvm_hardening_tls_server_cert=')
+    assert 'does not name kvm_hardening_migration_address=192.0.2.11' in errors[0]
+
+
+def test_certificates_are_checked_only_on_an_address_that_passed(migrating):
+    # The address is the thing to fix first: no second message about a certificate not naming it.
+    errors = kvm_hardening_errors(migrating(migration_address='198.51.100.99', certificates={
+        'kvm_hardening_tls_server_cert': 'not a certificate'}))
+    assert len(errors) == 1 and errors[0].startswith('kvm_hardening_migration_address=')
