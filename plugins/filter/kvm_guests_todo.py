@@ -54,7 +54,8 @@ _value:
       macs, domid, secure_boot), C(defined), C(running), C(secure_boot_changed), C(restart_markers), C(destroy),
       C(undefine), C(remove_guest_dirs), C(remove_seed_dirs), C(dirs) (directories to create or fix, with
       their mode), C(base_dir_exists), C(images_missing), C(disks_missing), C(files) (for
-      M(kvmcloud.hypervisor.config_files)), C(seeds), C(definitions) and C(autostart).
+      M(kvmcloud.hypervisor.config_files)), C(seeds), C(definitions), C(autostart) and C(moved_away) (the
+      declared guests C(playbooks/migrate.yml) moved to another host and left alone here, with name and host).
   type: dict
 """
 

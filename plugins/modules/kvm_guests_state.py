@@ -33,6 +33,10 @@ options:
     type: list
     elements: str
     default: []
+  all_domains:
+    description: Read every guest libvirt has, besides the names of O(domains).
+    type: bool
+    default: false
   networks:
     description: Read the names of the libvirt networks, active or not.
     type: bool
@@ -76,6 +80,11 @@ options:
     default: []
   restart_marker_dir:
     description: A directory whose C(*.restart) files are returned; a missing directory holds none.
+    type: path
+  moved_record_dir:
+    description:
+      - A directory of records C(playbooks/migrate.yml) leaves for the guests it moved away from this host, one
+        file per guest, named after it, whose first line names the host it went to. A missing directory holds none.
     type: path
 extends_documentation_fragment:
   - kvmcloud.hypervisor.read_only
@@ -151,6 +160,11 @@ restart_markers:
   type: list
   elements: str
   sample: [web1@3.restart]
+moved:
+  description: Guest name to the host its record in O(moved_record_dir) names.
+  returned: always
+  type: dict
+  sample: {"web1": "hv02"}
 '''
 
 import hashlib
@@ -199,10 +213,12 @@ def names(output):
     return [line.strip() for line in output.splitlines() if line.strip()]
 
 
-def read_domains(reader, wanted):
-    if not wanted:
+def read_domains(reader, wanted, every=False):
+    if not wanted and not every:
         return {}
     defined = names(reader.virsh('list', '--all', '--name'))
+    if every:
+        wanted = list(wanted) + [name for name in defined if name not in wanted]
     running = names(reader.virsh('list', '--state-running', '--name'))
     autostart = names(reader.virsh('list', '--all', '--autostart', '--name'))
     domains = {}
@@ -281,15 +297,28 @@ def restart_markers(directory):
                   if name.endswith('.restart') and os.path.isfile(os.path.join(directory, name)))
 
 
+def moved_records(directory):
+    if not directory or not os.path.isdir(directory):
+        return {}
+    records = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path) as handle:
+                records[name] = (handle.readline().strip() or '?')
+    return records
+
+
 def read_state(reader, params):
     return {
-        'domains': read_domains(reader, params['domains']),
+        'domains': read_domains(reader, params['domains'], params['all_domains']),
         'networks': names(reader.virsh('net-list', '--all', '--name')) if params['networks'] else [],
         'domcapabilities': read_domcapabilities(reader, params['domcapabilities']),
         'images': dict((image['path'], read_image(reader, image['path'], image['checksum_algorithm']))
                        for image in params['images']),
         'paths': dict((path, stat_path(path)) for path in params['paths']),
         'restart_markers': restart_markers(params['restart_marker_dir']),
+        'moved': moved_records(params['moved_record_dir']),
     }
 
 
@@ -298,6 +327,7 @@ def main():
         argument_spec=dict(
             uri=dict(type='str', default='qemu:///system'),
             domains=dict(type='list', elements='str', default=[]),
+            all_domains=dict(type='bool', default=False),
             networks=dict(type='bool', default=False),
             domcapabilities=dict(type='dict', options=dict(
                 virttype=dict(type='str', required=True),
@@ -310,6 +340,7 @@ def main():
             )),
             paths=dict(type='list', elements='path', default=[]),
             restart_marker_dir=dict(type='path'),
+            moved_record_dir=dict(type='path'),
         ),
         supports_check_mode=True,
     )

@@ -5,7 +5,6 @@ tests/vm/build-guest-image.sh builds, with a NoCloud seed (molecule.yml). The pr
 the guest itself: its console log (written by virtlogd) and its guest agent.
 """
 
-import base64
 import json
 import os
 import re
@@ -14,7 +13,9 @@ import time
 
 import pytest
 
+from guests import agent as guest_agent
 from guests import domain_identity, virsh
+from guests import guest_sh as guest_shell
 from playbook import PROJECT, run_playbook
 
 # Only this host boots a guest; Debian 12's db1 stays shut off (test_kvm_guests.py).
@@ -33,23 +34,12 @@ SECURE_BOOT_EFIVAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa
 
 
 def agent(host, command, arguments=None):
-    request = {"execute": command}
-    if arguments is not None:
-        request["arguments"] = arguments
-    # One shell word for virsh, whatever quotes the request holds.
-    out = virsh(host, "qemu-agent-command", BOOTED, "'%s'" % json.dumps(request).replace("'", "'\\''"))
-    return json.loads(out)["return"]
+    return guest_agent(host, BOOTED, command, arguments)
 
 
 def guest_sh(host, script):
     """Runs a shell script inside the booted guest through the agent; returns (rc, stdout)."""
-    pid = agent(host, "guest-exec", {"path": "/bin/sh", "arg": ["-c", script], "capture-output": True})["pid"]
-    for _attempt in range(60):
-        status = agent(host, "guest-exec-status", {"pid": pid})
-        if status["exited"]:
-            return status["exitcode"], base64.b64decode(status.get("out-data", "")).decode()
-        time.sleep(1)
-    raise AssertionError("the guest did not finish %r within 60 s" % script)
+    return guest_shell(host, BOOTED, script)
 
 
 def qemu_pid(host):

@@ -3,8 +3,11 @@
 It sits in its firmware, which is enough to show how libvirt starts and confines QEMU.
 """
 
+import base64
 import contextlib
+import json
 import re
+import time
 
 DEFAULT_IMAGE_DIR = "/var/lib/libvirt/images"
 
@@ -150,3 +153,24 @@ def domain_identity(host, name):
     return (re.search(r"<uuid>([^<]+)</uuid>", xml).group(1),
             re.findall(r"<mac address='([^']+)'/>", xml),
             virsh(host, "domid", name).strip())
+
+
+def agent(host, guest, command, arguments=None):
+    """One guest agent command through libvirt; its "return" value."""
+    request = {"execute": command}
+    if arguments is not None:
+        request["arguments"] = arguments
+    # One shell word for virsh, whatever quotes the request holds.
+    out = virsh(host, "qemu-agent-command", guest, "'%s'" % json.dumps(request).replace("'", "'\\''"))
+    return json.loads(out)["return"]
+
+
+def guest_sh(host, guest, script):
+    """Runs a shell script inside a booted guest through its agent; returns (rc, stdout)."""
+    pid = agent(host, guest, "guest-exec", {"path": "/bin/sh", "arg": ["-c", script], "capture-output": True})["pid"]
+    for _attempt in range(60):
+        status = agent(host, guest, "guest-exec-status", {"pid": pid})
+        if status["exited"]:
+            return status["exitcode"], base64.b64decode(status.get("out-data", "")).decode()
+        time.sleep(1)
+    raise AssertionError("%s did not finish %r within 60 s" % (guest, script))

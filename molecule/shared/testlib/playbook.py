@@ -11,19 +11,19 @@ PLAYBOOK = os.path.join(PROJECT, "playbooks", "kvm_host.yml")
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(PROJECT, ".collections"))
 
 
-def playbook_command(*args, limit, inventories=()):
-    """The ansible-playbook command line and environment that run playbooks/kvm_host.yml
+def playbook_command(*args, limit, inventories=(), playbook=PLAYBOOK):
+    """The ansible-playbook command line and environment that run PLAYBOOK (playbooks/kvm_host.yml)
     against the test hosts LIMIT names, with Molecule's inventory and then INVENTORIES."""
     sources = [os.environ["MOLECULE_INVENTORY_FILE"], *inventories]
     env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     return ["ansible-playbook", *(arg for source in sources for arg in ("-i", source)),
-            "--limit", limit, PLAYBOOK, *args], env
+            "--limit", limit, playbook, *args], env
 
 
-def run_playbook(*args, limit, timeout=1500):
-    """Runs playbooks/kvm_host.yml and waits for it. A whole run takes minutes in a TCG VM,
-    hence the generous timeout."""
-    argv, env = playbook_command(*args, limit=limit)
+def run_playbook(*args, limit, timeout=1500, playbook=PLAYBOOK):
+    """Runs PLAYBOOK (playbooks/kvm_host.yml) and waits for it. A whole run takes minutes in a
+    TCG VM, hence the generous timeout."""
+    argv, env = playbook_command(*args, limit=limit, playbook=playbook)
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=timeout)
 
 

@@ -40,6 +40,8 @@ VALIDATE_DOMAIN = 'virt-xml-validate %s domain'
 MARKER = '.kvmcloud-guest'
 MARKER_MODE = '0600'
 TEMPLATE = 'domain.xml.j2'
+# playbooks/evacuate.yml's mark on a drained host: no guest is placed on it until un-drained.
+MAINTENANCE_FACT = '/etc/ansible/facts.d/kvmcloud_maintenance.fact'
 
 
 def basename(path):
@@ -101,6 +103,8 @@ def state_query(shaped, settings):
     for guest in shaped['unwanted']:
         if guest['remove_disks']:
             paths += [guest['dir'], guest['dir'] + '/' + MARKER]
+    if shaped['wanted']:
+        paths.append(MAINTENANCE_FACT)
     unique = []
     for path in paths:
         if path not in unique:
@@ -280,6 +284,30 @@ def stale_definition(settings, name, paths):
     return bool(ours.get('exists') and libvirt.get('exists') and ours.get('mtime', 0) > libvirt.get('mtime', 0))
 
 
+def moved_guests(shaped, state, defined):
+    """The declared guests playbooks/migrate.yml moved away from this host (its record names
+    the target) and that this host has not got back: the role leaves them alone here, so that a
+    guest is never defined, let alone started, on two hosts."""
+    moved = state.get('moved') or {}
+    return [{'name': guest['name'], 'host': moved[guest['name']]} for guest in shaped['wanted']
+            if guest['name'] in moved and guest['name'] not in defined]
+
+
+def held_guests(shaped, paths, running):
+    """On a host in maintenance (drained by playbooks/evacuate.yml), the declared guests that do
+    not run here already: none is defined or started until the host is un-drained."""
+    if not (paths.get(MAINTENANCE_FACT) or {}).get('exists'):
+        return []
+    return [{'name': guest['name'], 'host': ''} for guest in shaped['wanted'] if guest['name'] not in running]
+
+
+def without_moved(shaped, moved_away):
+    names = [entry['name'] for entry in moved_away]
+    if not names:
+        return shaped
+    return dict(shaped, wanted=[guest for guest in shaped['wanted'] if guest['name'] not in names])
+
+
 def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_yaml):
     """The checks and the work lists of one run. See the role's tasks for how each list is used."""
     domains = state.get('domains') or {}
@@ -290,6 +318,10 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
     defined = [name for name, domain in domains.items() if domain.get('defined')]
     running = [name for name, domain in domains.items() if domain.get('running')]
     errors = []
+    moved_away = moved_guests(shaped, state, defined)
+    shaped = without_moved(shaped, moved_away)
+    held = held_guests(shaped, paths, running)
+    shaped = without_moved(shaped, held)
 
     # A new guest is defined with the versioned q35 machine libvirt would expand "q35" to, so
     # the XML rendered on its first run is the one rendered on every later run.
@@ -390,6 +422,8 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
 
     return {
         'errors': errors,
+        'moved_away': moved_away,
+        'held': held,
         'size_reports': size_reports(shaped, state_images),
         'identity': identity,
         'defined': defined,
@@ -428,6 +462,7 @@ def power(shaped, todo, defined_now, check_mode, restart_changed):
     ".nvram" in the marker: Secure Boot was switched, so the next start must rebuild the UEFI
     variables. Check mode defines nothing, so there is nothing to conclude about restarts.
     """
+    shaped = without_moved(shaped, (todo.get('moved_away') or []) + (todo.get('held') or []))
     running = todo['running']
     pending = todo['restart_markers']
     restarts = {}

@@ -141,7 +141,7 @@ def test_the_read_covers_every_guest_image_disk_and_file_the_role_decides_on():
         '/var/lib/libvirt/images/base', STORE + '/g1', STORE + '/g1/seed', STORE + '/g2', DEFS,
         STORE + '/g1/seed.iso', DEFS + '/g1.xml', '/etc/libvirt/qemu/g1.xml',
         STORE + '/g2/seed', DEFS + '/g2.xml', '/etc/libvirt/qemu/g2.xml', STORE + '/old',
-        STORE + '/old/.kvmcloud-guest']
+        STORE + '/old/.kvmcloud-guest', plan.MAINTENANCE_FACT]
 
 
 # Converged and fresh hosts
@@ -477,3 +477,41 @@ def test_check_mode_concludes_nothing_about_restarts():
     todo, result = decide(state)
     out = power(todo, result, defined_now=['g1'], check_mode=True, restart_changed=True)
     assert out['restarts'] == {} and out['restart_needed'] == [] and out['shutdown'] == []
+
+
+# Guests playbooks/migrate.yml moved away
+
+def test_a_guest_moved_away_is_left_alone_and_reported():
+    state = converged_state()
+    state['domains']['g1'] = {'defined': False, 'running': False, 'autostart': False, 'xml': ''}
+    state['images'][STORE + '/g1/disk0.qcow2'] = {'exists': False, 'info': None}
+    state['moved'] = {'g1': 'hv02'}
+    todo, result = decide(state)
+    assert todo['errors'] == []
+    assert todo['moved_away'] == [{'name': 'g1', 'host': 'hv02'}]
+    assert [d['name'] for d in todo['definitions']] == ['g2']
+    assert todo['disks_missing'] == [] and todo['seeds'] == []
+    assert not [f for f in todo['files'] if '/g1' in f['path']]
+    assert 'g1' not in power(todo, result)['start']
+
+
+def test_a_guest_that_came_back_is_managed_again_whatever_the_record_says():
+    state = converged_state()
+    state['moved'] = {'g1': 'hv02'}
+    todo, _result = decide(state)
+    assert todo['moved_away'] == []
+    assert [d['name'] for d in todo['definitions']] == ['g1', 'g2']
+
+
+def test_a_host_in_maintenance_holds_back_every_guest_that_does_not_run_there():
+    state = converged_state()
+    state['paths'][plan.MAINTENANCE_FACT] = regular()
+    todo, result = decide(state)
+    # g1 runs and stays managed; g2 (shut off) is neither defined again nor started.
+    assert todo['held'] == [{'name': 'g2', 'host': ''}]
+    assert [d['name'] for d in todo['definitions']] == ['g1']
+    fresh = fresh_state()
+    fresh['paths'][plan.MAINTENANCE_FACT] = regular()
+    todo, result = decide(fresh)
+    assert [g['name'] for g in todo['held']] == ['g1', 'g2']
+    assert todo['definitions'] == [] and todo['disks_missing'] == [] and power(todo, result)['start'] == []

@@ -151,6 +151,24 @@ def test_restart_markers_are_the_restart_files_of_the_directory(tmp_path):
     assert result['restart_markers'] == []
 
 
+def test_all_domains_adds_every_guest_libvirt_has():
+    answers = libvirt_answers({(VIRSH,) + tuple(URI) + ('dumpxml', 'other'): (0, '<domain/>', '')})
+    result, failed, _calls = run_module({'domains': ['new'], 'all_domains': True}, answers)
+    assert not failed and list(result['domains']) == ['new', 'web1', 'db1', 'other']
+    assert result['domains']['other'] == {'defined': True, 'running': False, 'autostart': True, 'xml': '<domain/>'}
+
+
+def test_moved_records_name_the_host_each_guest_went_to(tmp_path):
+    (tmp_path / 'web1').write_text(u'hv02\n')
+    (tmp_path / 'db1').write_text(u'')
+    (tmp_path / 'sub').mkdir()
+    os.symlink(str(tmp_path / 'web1'), str(tmp_path / 'link'))
+    result, _failed, _calls = run_module({'moved_record_dir': str(tmp_path)}, {})
+    assert result['moved'] == {'web1': 'hv02', 'db1': '?'}
+    result, _failed, _calls = run_module({'moved_record_dir': str(tmp_path / 'missing')}, {})
+    assert result['moved'] == {}
+
+
 def test_check_mode_reads_the_same():
     result, failed, _calls = run_module({'domains': ['web1'], '_ansible_check_mode': True}, libvirt_answers())
     assert not failed and result['domains']['web1']['running'] is True
