@@ -1,7 +1,8 @@
 """A running guest moves live between two hosts this collection configured, over TLS, and back.
 
 mig1 boots on kvmmig-a from the suite's Debian 13 image (molecule.yml). playbooks/migrate.yml
-moves it to kvmmig-b; playbooks/evacuate.yml drains kvmmig-b, which brings it back. The proof comes from the hosts and from the guest itself: libvirt
+moves it to kvmmig-b; playbooks/evacuate.yml drains kvmmig-b, which brings it back;
+playbooks/upgrade.yml upgrades both hosts in turn, moving it away from each. The proof comes from the hosts and from the guest itself: libvirt
 on each side, a file the guest keeps in RAM (/run) and its uptime, read through its agent before
 and after each move, and the packets that reached the target in the migration port range.
 The tests run in file order, each from where the one before left the guest.
@@ -15,16 +16,21 @@ import uuid
 
 import pytest
 import testinfra
+import yaml
 
 from guests import agent, guest_sh
 from playbook import PROJECT, changed_tasks, recap, run_playbook
 
-A, B = "kvmmig-a", "kvmmig-b"
+# The scenario's two hosts, in inventory order (kvmmig-a, kvmmig-b): the guest starts on A.
+A, B = sorted(yaml.safe_load(open(os.environ["MOLECULE_INVENTORY_FILE"]))["kvm_hosts"]["hosts"])
 GUEST = "mig1"
 PORT_MIN, PORT_MAX = 49152, 49215
 MIGRATE = os.path.join(PROJECT, "playbooks", "migrate.yml")
 EVACUATE = os.path.join(PROJECT, "playbooks", "evacuate.yml")
 MAINTENANCE = "/etc/ansible/facts.d/kvmcloud_maintenance.fact"
+UPGRADE = os.path.join(PROJECT, "playbooks", "upgrade.yml")
+# prepare.yml installs version 1.0 and offers 2.0 in a local archive on each host.
+PROBE = "kvmcloud-upgrade-probe"
 RECORD = "/var/lib/kvmcloud/moved-guests/" + GUEST
 SNIFF = os.path.join(PROJECT, "molecule", "shared", "testlib", "sniff.py")
 # A UEFI TCG boot takes about a minute here; CI machines are slower.
@@ -61,6 +67,26 @@ def evacuate(*extra_vars):
     result = run_playbook(*(arg for var in extra_vars for arg in ("-e", var)), limit="%s,%s" % (A, B),
                           playbook=EVACUATE)
     return result, time.monotonic() - started
+
+
+def delegated_changes(output):
+    """(task, host) of each change the move tasks report: they run once, on the host they name
+    ("changed: [PLAY HOST -> HOST]", or "changed: [HOST]" when that is the play's host)."""
+    changes, task = set(), None
+    for line in output.splitlines():
+        header = re.match(r"^TASK \[(.*)\]", line)
+        if header:
+            task = header.group(1)
+        delegated = re.match(r"^changed: \[(?:[^\]]* -> )?([^\]]+)\]", line)
+        if delegated:
+            changes.add((task, delegated.group(1)))
+    return changes
+
+
+def changes_in_all(output):
+    """The changes of every host in the recap: the move tasks run once, so their changes count
+    on whichever host of the play ran them."""
+    return sum(int(count) for count in re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", output, re.MULTILINE))
 
 
 def record(line):
@@ -113,8 +139,9 @@ def test_check_mode_previews_the_move_and_moves_nothing(hosts, booted):
     source, target = hosts
     preview, _seconds = migrate(B, "--check")
     assert preview.returncode == 0, preview.stdout[-4000:] + preview.stderr[-2000:]
-    assert "The guests' disks exist on the target, empty, for the copy" in changed_tasks(preview.stdout, B)
-    assert "Each guest runs on the target and is gone from here" in changed_tasks(preview.stdout, A)
+    changes = delegated_changes(preview.stdout)
+    assert ("The guests' disks exist on their targets, empty, for the copy", B) in changes, changes
+    assert ("Each guest runs on its target and is gone from its source", A) in changes, changes
     assert state(source) == "running" and not defined(target)
     assert not target.file("/var/lib/libvirt/images/guests/%s/disk0.qcow2" % GUEST).exists
 
@@ -124,7 +151,7 @@ def test_the_guest_moves_live_over_tls_and_is_the_same_running_guest(hosts, boot
     start_sniffer(target)
     result, seconds = migrate(B)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    record("mig1 (TCG, 512 MiB, 2 GiB disk copied) kvmmig-a -> kvmmig-b: migrate.yml took %.1f s" % seconds)
+    record("mig1 (TCG, 512 MiB, its own disk layer copied) %s -> %s: migrate.yml took %.1f s" % (A, B, seconds))
 
     # libvirt: running on the target, gone from the source, which keeps only its record.
     assert state(target) == "running"
@@ -167,7 +194,7 @@ def test_a_rerun_of_the_playbook_defines_no_second_copy(hosts):
     assert result.returncode == 0, result.stdout[-4000:]
     for name in (A, B):
         assert recap(result.stdout, name)["changed"] == 0, changed_tasks(result.stdout, name)
-    assert "mig1 moved to kvmmig-b (playbooks/migrate.yml)" in result.stdout
+    assert "mig1 moved to %s (playbooks/migrate.yml)" % B in result.stdout
     assert not defined(source) and state(target) == "running"
 
 
@@ -196,8 +223,8 @@ def test_evacuating_the_target_brings_the_guest_back_and_leaves_it_in_maintenanc
     source, target = hosts
     result, seconds = evacuate("kvmcloud_drain=%s" % B)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    record("evacuate.yml drained kvmmig-b (mig1 back to kvmmig-a) in %.1f s" % seconds)
-    assert "mig1 to kvmmig-a" in result.stdout
+    record("evacuate.yml drained %s (mig1 back to %s) in %.1f s" % (B, A, seconds))
+    assert "mig1 to %s" % A in result.stdout
     assert state(source) == "running" and not defined(target)
     assert not source.file(RECORD).exists
     assert target.file(RECORD).content_string.strip() == A
@@ -210,13 +237,13 @@ def test_no_guest_moves_onto_a_host_in_maintenance_until_it_is_undrained(hosts):
     source, target = hosts
     refused, _seconds = migrate(B)
     assert refused.returncode != 0
-    assert "kvmcloud_target: kvmmig-b is in maintenance" in refused.stdout + refused.stderr, refused.stderr[-3000:]
+    assert "kvmcloud_target: %s is in maintenance" % B in refused.stdout + refused.stderr, refused.stderr[-3000:]
     assert state(source) == "running" and not defined(target)
 
     # Draining it again finds nothing to move and changes nothing.
     again, _seconds = evacuate("kvmcloud_drain=%s" % B)
-    assert again.returncode == 0 and "No guest runs on kvmmig-b" in again.stdout, again.stdout[-3000:]
-    assert recap(again.stdout, B)["changed"] == 0
+    assert again.returncode == 0 and "No guest runs on %s" % B in again.stdout, again.stdout[-3000:]
+    assert changes_in_all(again.stdout) == 0, again.stdout[-3000:]
 
     # Nor does kvm_guests place a new guest there.
     declared = {"kvm_guests_list": [{"name": "held1", "memory_mib": 256, "disks": [{"size_gib": 2, "base_image": "debian-13"}],
@@ -234,10 +261,36 @@ def test_no_guest_moves_onto_a_host_in_maintenance_until_it_is_undrained(hosts):
 def test_a_second_move_to_where_the_guest_runs_and_a_rerun_change_nothing(hosts):
     source, _target = hosts
     again, _seconds = migrate(A)
-    assert again.returncode == 0 and recap(again.stdout, A)["changed"] == 0, again.stdout[-3000:]
+    assert again.returncode == 0 and changes_in_all(again.stdout) == 0, again.stdout[-3000:]
 
     rerun = run_playbook(limit="%s,%s" % (A, B))
     assert rerun.returncode == 0, rerun.stdout[-4000:]
     for name in (A, B):
         assert recap(rerun.stdout, name)["changed"] == 0, changed_tasks(rerun.stdout, name)
     assert agent(source, GUEST, "guest-ping") == {}
+
+
+def test_a_rolling_upgrade_drains_upgrades_and_undrains_one_host_at_a_time(hosts, booted):
+    source, target = hosts
+    packages = json.dumps({"kvmcloud_upgrade_packages": [PROBE]})
+    started = time.monotonic()
+    result = run_playbook("-e", packages, limit="%s,%s" % (A, B), playbook=UPGRADE)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    record("upgrade.yml upgraded both hosts in turn in %.1f s" % (time.monotonic() - started))
+    for host in hosts:
+        assert host.check_output("dpkg-query -W -f '${Version}' %s" % PROBE) == "2.0"
+        assert not host.file(MAINTENANCE).exists
+    # A went first: its guest moved to B, then back when B's turn came.
+    out = result.stdout
+    assert "mig1 to %s" % B in out and "mig1 to %s" % A in out
+    assert out.index("mig1 to %s" % B) < out.index("mig1 to %s" % A)
+    assert state(source) == "running" and not defined(target)
+    rc, token = guest_sh(source, GUEST, "cat /run/kvmcloud-token")
+    assert rc == 0 and token.strip() == booted["token"]
+
+    # Nothing left to upgrade: no host is drained, nothing changes.
+    again = run_playbook("-e", packages, limit="%s,%s" % (A, B), playbook=UPGRADE)
+    assert again.returncode == 0, again.stdout[-3000:]
+    for name in (A, B):
+        assert recap(again.stdout, name)["changed"] == 0, changed_tasks(again.stdout, name)
+    assert state(source) == "running"

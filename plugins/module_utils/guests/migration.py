@@ -350,5 +350,5 @@ def evacuation(reads, drained, hosts, migration_enabled, facts, reserve_mib=1024
         room = ', '.join('%s %d MiB and %d threads' % (host, max(free[host], 0), threads[host]) for host in candidates)
         errors.append('kvmcloud_drain: no host can take %s from %s (room left, %d MiB kept free on each: %s). '
                       'Add capacity, un-drain a host or stop those guests, then run again.'
-                      % (', '.join(unplaced), drained, reserve_mib, room or 'no host with migration on'))
+                      % (', '.join(unplaced), drained, reserve_mib, room or 'no other host with migration on and out of maintenance'))
     return with_reads({'moves': [] if errors else moves, 'in_place': [], 'errors': errors}, found)
