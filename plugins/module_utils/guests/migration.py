@@ -70,8 +70,8 @@ def blockers(name, xml, migration_enabled):
     found = []
     cpu = root.find('cpu')
     if cpu is not None and cpu.get('mode') == 'host-passthrough' and migration_enabled:
-        found.append('%s has CPU mode host-passthrough, which ties it to identical CPUs: give it a CPU model '
-                     'all hosts of the fleet offer (a kvm_guests profile with cpu_mode host-model or a named model), '
+        found.append('%s has CPU mode host-passthrough, which ties it to identical CPUs: give it CPU mode '
+                     'host-model (kvm_guests_cpu_mode, the default where kvm_hardening_migration_enabled is true), '
                      'restart it, then move it.' % name)
     devices = root.find('devices')
     for hostdev in (devices.findall('hostdev') if devices is not None else []):

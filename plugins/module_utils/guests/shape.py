@@ -239,6 +239,8 @@ def check_settings(settings):
     if len(set(path for _var, path in dirs)) != len(dirs):
         errors.append('%s must be four different directories (got %s).'
                       % (', '.join(var for var, _path in dirs), ', '.join(text(path) for _var, path in dirs)))
+    if settings.get('cpu_mode', 'host-passthrough') not in ('host-passthrough', 'host-model'):
+        errors.append('kvm_guests_cpu_mode (%s) must be host-passthrough or host-model.' % text(settings.get('cpu_mode')))
     if not matches(CPU_MODEL_RE, settings['emulated_cpu_model']):
         errors.append('kvm_guests_emulated_cpu_model (%s) must be a CPU model name such as qemu64.'
                       % text(settings['emulated_cpu_model']))
@@ -454,7 +456,7 @@ def build(settings):
     """The role's input under one shape, and the input errors (an empty list when there are none).
 
     settings: guests, base_images, profiles, default_profile, profile_defaults, builtin_profiles,
-    profile_choices, nwfilter, nwfilter_ip_learning, emulated_cpu_model, emulated_tb_cache_mib,
+    profile_choices, nwfilter, nwfilter_ip_learning, cpu_mode, emulated_cpu_model, emulated_tb_cache_mib,
     shutdown_timeout_seconds, base_image_dir, storage_dir, definition_dir, console_log_dir, and
     kvm_network's network_bridges and network_libvirt_networks (when this play sees them).
     """

@@ -136,6 +136,7 @@ DISTINCT = ('kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_defin
      [DISTINCT % '/var/lib/libvirt/images/base, /var/lib/libvirt/images/base, /etc/kvmcloud/guests,'
                  ' /var/log/libvirt/qemu']),
     ({'emulated_cpu_model': '-qemu'}, ['kvm_guests_emulated_cpu_model (-qemu) must be a CPU model name such as qemu64.']),
+    ({'cpu_mode': 'host-copy'}, ['kvm_guests_cpu_mode (host-copy) must be host-passthrough or host-model.']),
     ({'nwfilter': 'bad filter'}, ['kvm_guests_nwfilter (bad filter) must be a filter name such as clean-traffic.']),
     ({'nwfilter_ip_learning': 'static'}, ['kvm_guests_nwfilter_ip_learning (static) must be any or dhcp.']),
     ({'shutdown_timeout_seconds': 5}, ['kvm_guests_shutdown_timeout_seconds (5) must be at least 10: a guest needs'
@@ -149,7 +150,7 @@ DISTINCT = ('kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_defin
     ({'emulated_cpu_model': '-q', 'emulated_tb_cache_mib': 1},
      ['kvm_guests_emulated_cpu_model (-q) must be a CPU model name such as qemu64.',
       'kvm_guests_emulated_tb_cache_mib (1) must be at least 32.']),
-], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'nwfilter', 'ip-learning', 'timeout',
+], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'cpu-mode', 'nwfilter', 'ip-learning', 'timeout',
         'tb-cache', 'dir-trailing-newline', 'dir-inner-newline', 'cpu-model-newline', 'one-message-per-rule'])
 def test_directories_and_names_of_the_settings(overrides, messages):
     assert errors(**overrides) == messages

@@ -66,7 +66,7 @@ IDENTITY = {'uuid': '0f8e3b8a-5d0c-5a43-9d3e-3c1f5c1a2b7e', 'machine': 'q35',
 
 
 def host(domain_type='kvm', **overrides):
-    values = {'domain_type': domain_type, 'emulated_cpu_model': 'qemu64', 'emulated_tb_cache_mib': 256,
+    values = {'domain_type': domain_type, 'cpu_mode': 'host-passthrough', 'emulated_cpu_model': 'qemu64', 'emulated_tb_cache_mib': 256,
               'nosharepages': True,
               'nwfilter_ip_learning': 'any', 'console_log_dir': '/var/log/libvirt/qemu'}
     values.update(overrides)
@@ -122,6 +122,15 @@ def test_cpu_is_host_passthrough_on_kvm_and_a_named_model_under_tcg(rendered):
     topology = cpu.find('topology')
     assert int(topology.get('sockets')) * int(topology.get('dies')) * int(topology.get('cores')) \
         * int(topology.get('threads')) == 4
+
+
+def test_a_kvm_host_that_migrates_gives_its_guests_the_host_model_cpu():
+    cpu = parse(render(PROFILES['general'], domain_type='kvm', cpu_mode='host-model')).find('cpu')
+    assert (cpu.get('mode'), cpu.get('check'), cpu.get('migratable')) == ('host-model', 'partial', None)
+    assert cpu.find('topology').get('cores') == '4'
+    # Under TCG the named model stays, whatever the mode says.
+    cpu = parse(render(PROFILES['general'], domain_type='qemu', cpu_mode='host-model')).find('cpu')
+    assert (cpu.get('mode'), cpu.findtext('model')) == ('custom', 'qemu64')
 
 
 def test_uefi_secure_boot_as_the_profile_says(rendered):
