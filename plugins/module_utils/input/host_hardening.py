@@ -389,21 +389,27 @@ def migration_errors(params):
     else:
         paths = dict(params['tls_files'], **files)
         errors.extend(migration_certificate_errors(paths, params['certificates'], address, params['hostname']))
-    low, high = params['migration_port_min'], params['migration_port_max']
+    errors.extend(migration_port_errors(params['migration_port_min'], params['migration_port_max']))
+    return errors
+
+
+def migration_port_errors(low, high):
+    """The migration port range: whole numbers within 1024-65535, in order, clear of libvirt's
+    own ports. kvm_network checks the same range before its host guard opens it."""
     if isinstance(low, bool) or isinstance(high, bool) or as_int(low) is None or as_int(high) is None:
-        errors.append('kvm_hardening_migration_port_min=%r and kvm_hardening_migration_port_max=%r must be whole '
-                      'numbers, such as 49152 and 49215.' % (low, high))
-    else:
-        low, high = as_int(low), as_int(high)
-        if not 1024 <= low <= high <= 65535:
-            errors.append('kvm_hardening_migration_port_min=%d, kvm_hardening_migration_port_max=%d: the range '
-                          'must lie within 1024-65535, its first port no higher than its last (libvirt\'s '
-                          'default is 49152-49215).' % (low, high))
-        clash = [port for port in LIBVIRT_PORTS if low <= port <= high]
-        if clash:
-            errors.append('kvm_hardening_migration_port_min=%d, kvm_hardening_migration_port_max=%d: the range '
-                          'takes libvirt\'s own port %s. Use a range of its own, such as 49152-49215.'
-                          % (low, high, ', '.join(str(port) for port in clash)))
+        return ['kvm_hardening_migration_port_min=%r and kvm_hardening_migration_port_max=%r must be whole '
+                'numbers, such as 49152 and 49215.' % (low, high)]
+    errors = []
+    low, high = as_int(low), as_int(high)
+    if not 1024 <= low <= high <= 65535:
+        errors.append('kvm_hardening_migration_port_min=%d, kvm_hardening_migration_port_max=%d: the range '
+                      'must lie within 1024-65535, its first port no higher than its last (libvirt\'s '
+                      'default is 49152-49215).' % (low, high))
+    clash = [port for port in LIBVIRT_PORTS if low <= port <= high]
+    if clash:
+        errors.append('kvm_hardening_migration_port_min=%d, kvm_hardening_migration_port_max=%d: the range '
+                      'takes libvirt\'s own port %s. Use a range of its own, such as 49152-49215.'
+                      % (low, high, ', '.join(str(port) for port in clash)))
     return errors
 
 

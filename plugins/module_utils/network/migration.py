@@ -16,29 +16,15 @@ __metaclass__ = type
 
 import ipaddress
 
+# kvm_hardening's own readings of its settings, and its check of the port range the guard opens.
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
+    as_bool, as_int, migration_port_errors)
+
 # libvirt's TLS port: the source host's libvirtd reaches this one's there to start a migration.
 LIBVIRT_TLS_PORT = 16514
 PEER_HINT = ('List the migration addresses (kvm_hardening_migration_address) of the other hosts guests migrate '
              'from, such as 192.0.2.12, or their network, such as 192.0.2.0/24; by default the list holds those '
              'of every other host of the play with migration on.')
-
-
-def _truthy(value):
-    """Ansible's bool filter, for a setting a user may give as a string."""
-    if isinstance(value, str):
-        return value.strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
-    return bool(value)
-
-
-def _whole(value):
-    """An int, or None for anything that is not a whole number (booleans included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def fleet_peers(hosts, hostvars, this_host):
@@ -52,7 +38,7 @@ def fleet_peers(hosts, hostvars, this_host):
         if name == this_host or name not in hostvars:
             continue
         host = hostvars[name]
-        if not _truthy(host.get('kvm_hardening_migration_enabled', False)):
+        if not as_bool(host.get('kvm_hardening_migration_enabled', False)):
             continue
         address = host.get('kvm_hardening_migration_address', '')
         address = address.strip() if isinstance(address, str) else address
@@ -98,13 +84,8 @@ def migration_guard_errors(settings):
         problem = peer_problem(peer)
         if problem:
             errors.append('kvm_network_migration_peers[%d] = %r: %s. %s' % (index, peer, problem, PEER_HINT))
-    if _truthy(settings.get('migration_enabled', False)):
-        low, high = _whole(settings.get('migration_port_min')), _whole(settings.get('migration_port_max'))
-        if low is None or high is None or not 1024 <= low <= high <= 65535:
-            errors.append('kvm_hardening_migration_port_min = %r and kvm_hardening_migration_port_max = %r: the host'
-                          ' guard opens this range to the migration peers, so it must be whole numbers within'
-                          ' 1024-65535, the first no higher than the last, such as 49152 and 49215.'
-                          % (settings.get('migration_port_min'), settings.get('migration_port_max')))
+    if as_bool(settings.get('migration_enabled', False)):
+        errors.extend(migration_port_errors(settings.get('migration_port_min'), settings.get('migration_port_max')))
     return errors
 
 
@@ -116,11 +97,10 @@ def migration_guard(settings):
     in one set) and sorted, so an equal list in another order writes the same file. Entries
     that fail migration_guard_errors are left out; the role stops on those errors first."""
     guard = {'enabled': False, 'ports': [], 'ipv4': [], 'ipv6': []}
-    if not _truthy(settings.get('migration_enabled', False)):
+    low, high = settings.get('migration_port_min'), settings.get('migration_port_max')
+    if not as_bool(settings.get('migration_enabled', False)) or migration_port_errors(low, high):
         return guard
-    low, high = _whole(settings.get('migration_port_min')), _whole(settings.get('migration_port_max'))
-    if low is None or high is None:
-        return guard
+    low, high = as_int(low), as_int(high)
     networks = []
     for peer in settings.get('migration_peers') or []:
         if isinstance(peer, str) and not peer_problem(peer):
