@@ -18,7 +18,7 @@ import pytest
 import testinfra
 import yaml
 
-from guests import agent, guest_sh
+from guests import NIC_XML, agent, define_guest, guest_images, guest_sh, remove_guest, virsh
 from playbook import PROJECT, changed_tasks, recap, run_playbook
 
 # The scenario's two hosts, in inventory order (kvmmig-a, kvmmig-b): the guest starts on A.
@@ -268,6 +268,32 @@ def test_a_second_move_to_where_the_guest_runs_and_a_rerun_change_nothing(hosts)
     for name in (A, B):
         assert recap(rerun.stdout, name)["changed"] == 0, changed_tasks(rerun.stdout, name)
     assert agent(source, GUEST, "guest-ping") == {}
+
+
+def test_a_move_that_fails_leaves_the_guest_running_and_nothing_on_the_target(hosts):
+    """fail1 uses a network only A has, which passes the preflight; libvirt on B refuses it
+    during the move. migrate.yml must then remove the empty disk it made on B and stop, naming it."""
+    source, target = hosts
+    name, network = "fail1", "kvmcloud-only-a"
+    source.run_expect([0], "printf \"<network><name>%s</name><bridge name='virbr-oa0'/></network>\" | "
+                           "virsh -q -c qemu:///system net-create /dev/stdin" % network)
+    try:
+        xml = define_guest(source, name, devices=NIC_XML % (network, ""))
+        virsh(source, "define", xml)
+        virsh(source, "start", name)
+        result = run_playbook("-e", "kvmcloud_guests=%s" % name, "-e", "kvmcloud_target=%s" % B,
+                              limit="%s,%s" % (A, B), playbook=MIGRATE)
+        assert result.returncode != 0, result.stdout[-3000:]
+        out = result.stdout + result.stderr
+        assert "fail1 did not move: " in out, out[-3000:]
+        assert "The targets keep nothing of a failed move" in result.stdout
+        assert virsh(source, "domstate", name).strip() == "running"
+        assert target.run("virsh -c qemu:///system dominfo %s" % name).rc != 0
+        assert not target.file(guest_images(name)[0]).exists
+        assert not source.file("/var/lib/kvmcloud/moved-guests/%s" % name).exists
+    finally:
+        remove_guest(source, name)
+        source.run("virsh -c qemu:///system net-destroy %s" % network)
 
 
 def test_a_rolling_upgrade_drains_upgrades_and_undrains_one_host_at_a_time(hosts, booted):
