@@ -28,15 +28,6 @@ options:
     description: C(kvmcloud_drain), the inventory name of the host to drain.
     type: str
     required: true
-  hosts:
-    description: The hosts of the play.
-    type: list
-    elements: str
-    required: true
-  migration_enabled:
-    description: Host to C(kvm_hardening_migration_enabled).
-    type: dict
-    required: true
   facts:
     description: Host to its C(ansible_facts.kvm_host) (M(kvmcloud.hypervisor.kvm_host_facts)), for C(memory) and C(cpu).
     type: dict
@@ -45,6 +36,8 @@ options:
     description: Memory each target keeps free for itself, in MiB.
     type: int
     default: 1024
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.migration_fleet
 """
 
 EXAMPLES = r"""

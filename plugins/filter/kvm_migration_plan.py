@@ -34,15 +34,8 @@ options:
     description: C(kvmcloud_target), the inventory name of the target.
     type: str
     required: true
-  hosts:
-    description: The hosts of the play.
-    type: list
-    elements: str
-    required: true
-  migration_enabled:
-    description: Host to C(kvm_hardening_migration_enabled).
-    type: dict
-    required: true
+extends_documentation_fragment:
+  - kvmcloud.hypervisor.migration_fleet
 """
 
 EXAMPLES = r"""

@@ -26,8 +26,6 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.plan im
 # libvirt domain names as kvm_guests accepts them (full-string match: no newline slips through).
 GUEST_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9.-]{0,62}\Z')
 FIX_GUESTS = 'give the guests as a list or a comma-separated string, e.g. -e kvmcloud_guests=web1,db1'
-# Left on a host a guest moved away from: kvm_guests then never defines or starts it there.
-MOVED_RECORD_DIR = '/var/lib/kvmcloud/moved-guests'
 
 
 def guest_names(value):
@@ -44,24 +42,24 @@ def guest_names(value):
     return names
 
 
-def request_errors(guests, target, hosts, variable='kvmcloud_guests'):
+def request_errors(guests, target, hosts):
     """The operator's input: guest names and a target host of the inventory."""
     errors = []
     names = guest_names(guests)
     if names is None or not names:
-        errors.append('%s: %r names no guest; %s.' % (variable, guests, FIX_GUESTS))
+        errors.append('kvmcloud_guests: %r names no guest; %s.' % (guests, FIX_GUESTS))
         names = []
     for index, name in enumerate(names):
         if not isinstance(name, str) or not GUEST_NAME_RE.match(name):
-            errors.append('%s[%d]: %r is not a guest name (letters, digits, "." and "-", at most 63, '
-                          'starting with a letter or digit); %s.' % (variable, index, name, FIX_GUESTS))
+            errors.append('kvmcloud_guests[%d]: %r is not a guest name (letters, digits, "." and "-", at most 63, '
+                          'starting with a letter or digit); %s.' % (index, name, FIX_GUESTS))
     if not isinstance(target, str) or target not in hosts:
         errors.append('kvmcloud_target: %r is not a host of the play (%s); give one of them, '
                       'e.g. -e kvmcloud_target=%s.' % (target, ', '.join(hosts) or 'none', (hosts or ['hv02'])[0]))
     return errors
 
 
-def blockers(name, xml, migration_enabled):
+def blockers(name, xml):
     """Why a defined guest cannot move live with copied storage, from its libvirt XML."""
     try:
         root = ET.fromstring(xml)
@@ -69,7 +67,7 @@ def blockers(name, xml, migration_enabled):
         return ['%s: libvirt printed no readable XML (%s).' % (name, exc)]
     found = []
     cpu = root.find('cpu')
-    if cpu is not None and cpu.get('mode') == 'host-passthrough' and migration_enabled:
+    if cpu is not None and cpu.get('mode') == 'host-passthrough':
         found.append('%s has CPU mode host-passthrough, which ties it to identical CPUs: give it CPU mode '
                      'host-model (kvm_guests_cpu_mode, the default where kvm_hardening_migration_enabled is true), '
                      'restart it, then move it.' % name)
@@ -121,7 +119,7 @@ def placement(found, guests, target, migration_enabled):
             errors.append('%s runs on %s, which has kvm_hardening_migration_enabled off: migration out of it '
                           'is not configured.' % (name, hosts[0]))
         else:
-            problems = blockers(name, found[hosts[0]][name].get('xml', ''), True)
+            problems = blockers(name, found[hosts[0]][name].get('xml', ''))
             errors.extend(problems)
             if not problems:
                 # libvirt keeps autostart per host: the move carries it over.
@@ -192,6 +190,11 @@ def same_image(path, source, target):
     return bool(here.get('checksum')) and here.get('checksum') == there.get('checksum')
 
 
+def in_the_way(guest, what):
+    return ('%s: %s exists on the target already; it may belong to another guest. Remove or rename it there, '
+            'then run again.' % (guest, what))
+
+
 def target_work(prepared, source, target):
     """What the target must make before the move, from the source's and the target's reads
     (kvmcloud.hypervisor.kvm_guests_state: images and paths): each missing directory with the
@@ -206,8 +209,7 @@ def target_work(prepared, source, target):
     for disk in prepared['disks']:
         info = (source['images'].get(disk['path']) or {}).get('info') or {}
         if target['paths'].get(disk['path'], {}).get('exists'):
-            work['errors'].append('%s: its disk %s exists on the target already; it may belong to another guest. '
-                                  'Remove or rename it there, then run again.' % (prepared['guest'], disk['path']))
+            work['errors'].append(in_the_way(prepared['guest'], 'its disk ' + disk['path']))
             continue
         if not info:
             work['errors'].append('%s: its disk %s could not be read on the source.' % (prepared['guest'], disk['path']))
@@ -233,8 +235,7 @@ def target_work(prepared, source, target):
             continue
         if target['paths'].get(path, {}).get('exists'):
             if path not in prepared['markers']:
-                work['errors'].append('%s: %s exists on the target already; it may belong to another guest. Remove '
-                                      'or rename it there, then run again.' % (prepared['guest'], path))
+                work['errors'].append(in_the_way(prepared['guest'], path))
             continue
         here = source['paths'][path]
         work['files'].append({'path': path, 'mode': here['mode'], 'uid': here['uid'], 'gid': here['gid']})
@@ -328,7 +329,7 @@ def evacuation(reads, drained, hosts, migration_enabled, facts, reserve_mib=1024
     running = [(name, domain) for name, domain in sorted((found.get(drained) or {}).items()) if domain.get('running')]
     sized = []
     for name, domain in running:
-        problems = blockers(name, domain.get('xml', ''), True)
+        problems = blockers(name, domain.get('xml', ''))
         if problems:
             errors += problems
             continue

@@ -42,6 +42,8 @@ MARKER_MODE = '0600'
 TEMPLATE = 'domain.xml.j2'
 # playbooks/evacuate.yml's mark on a drained host: no guest is placed on it until un-drained.
 MAINTENANCE_FACT = '/etc/ansible/facts.d/kvmcloud_maintenance.fact'
+# playbooks/migrate.yml's records on a host, one file per guest moved away, naming where it went.
+MOVED_RECORD_DIR = '/var/lib/kvmcloud/moved-guests'
 
 
 def basename(path):
@@ -110,6 +112,7 @@ def state_query(shaped, settings):
         if path not in unique:
             unique.append(path)
     return {
+        'moved_record_dir': MOVED_RECORD_DIR,
         'domains': [guest['name'] for guest in shaped['guests']],
         'images': images,
         'paths': unique,

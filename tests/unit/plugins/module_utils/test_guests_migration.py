@@ -8,9 +8,13 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import pytest
+import os
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
+import pytest
+import yaml
+
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration, plan
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import ROLES
 
 STORE = '/var/lib/libvirt/images/guests'
 NVRAM = '/var/lib/libvirt/qemu/nvram/web1_VARS.fd'
@@ -244,3 +248,10 @@ def test_a_drained_host_with_no_running_guest_moves_nothing():
     reads, facts, enabled = fleet({}, {'hv02': 8192})
     planned = migration.evacuation(reads, 'hv01', HOSTS, enabled, facts)
     assert planned == {'moves': [], 'in_place': [], 'errors': [], 'reads': {}}
+
+
+def test_the_playbooks_mark_hosts_where_kvm_guests_and_the_filters_look():
+    with open(os.path.join(ROLES, '..', 'playbooks', 'vars', 'migration.yml')) as handle:
+        paths = yaml.safe_load(handle)
+    assert paths == {'__kvmcloud_maintenance_fact': plan.MAINTENANCE_FACT,
+                     '__kvmcloud_moved_record_dir': plan.MOVED_RECORD_DIR}

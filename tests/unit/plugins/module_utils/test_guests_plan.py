@@ -134,6 +134,7 @@ def test_the_read_covers_every_guest_image_disk_and_file_the_role_decides_on():
     result, settings = shaped()
     query = plan.state_query(result, settings)
     assert query['domains'] == ['g1', 'g2', 'old']
+    assert query['moved_record_dir'] == '/var/lib/kvmcloud/moved-guests'
     assert query['images'] == [
         {'path': BASE, 'checksum_algorithm': 'sha256'},
         {'path': STORE + '/g1/disk0.qcow2'}, {'path': STORE + '/g1/disk1.qcow2'}, {'path': STORE + '/g2/disk0.qcow2'}]
