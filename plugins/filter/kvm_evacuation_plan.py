@@ -34,7 +34,7 @@ options:
     required: true
   reserve_mib:
     description: Memory each target keeps free for itself, in MiB.
-    type: int
+    type: raw
     default: 1024
 extends_documentation_fragment:
   - kvmcloud.hypervisor.migration_fleet
@@ -60,8 +60,11 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import 
 
 
 def kvm_evacuation_plan(reads, drained, hosts, migration_enabled, facts, reserve_mib=1024):
+    # Whole numbers given as text (-e on the command line) are read as such; anything else is refused by name.
+    if isinstance(reserve_mib, str) and reserve_mib.strip().isdigit():
+        reserve_mib = int(reserve_mib)
     return migration.evacuation(reads, drained, list(hosts or []), dict(migration_enabled or {}), dict(facts or {}),
-                                int(reserve_mib))
+                                reserve_mib)
 
 
 class FilterModule(object):

@@ -315,6 +315,10 @@ def evacuation(reads, drained, hosts, migration_enabled, facts, reserve_mib=1024
     already put there; at least as many CPU threads as it has vCPUs). Hosts in maintenance or
     without migration take none. A guest no host can take fails the whole plan, by name."""
     found, maintenance = split_reads(reads)
+    if isinstance(reserve_mib, bool) or not isinstance(reserve_mib, int) or reserve_mib < 0:
+        return {'errors': ['kvmcloud_evacuate_reserve_mib: %r is not a whole number of MiB of 0 or more; give the '
+                           'memory each target keeps free for itself, such as 1024.' % (reserve_mib,)],
+                'moves': [], 'in_place': [], 'reads': {}}
     if drained not in hosts:
         return {'errors': ['kvmcloud_drain: %r is not a host of the play (%s); give one of them.'
                            % (drained, ', '.join(hosts))], 'moves': [], 'in_place': [], 'reads': {}}

@@ -244,6 +244,15 @@ def test_the_drained_host_is_one_of_the_play_with_migration_on_and_its_guests_ca
         'a has CPU mode host-passthrough')
 
 
+@pytest.mark.parametrize('reserve', ['1024', -1, 1.5, True, None])
+def test_the_reserve_is_a_whole_number_of_mib(reserve):
+    reads, facts, enabled = fleet({'a': (512, 1)}, {'hv02': 8192})
+    planned = migration.evacuation(reads, 'hv01', HOSTS, enabled, facts, reserve_mib=reserve)
+    assert planned['moves'] == [] and planned['errors'] == [
+        'kvmcloud_evacuate_reserve_mib: %r is not a whole number of MiB of 0 or more; give the memory each target '
+        'keeps free for itself, such as 1024.' % (reserve,)]
+
+
 def test_a_drained_host_with_no_running_guest_moves_nothing():
     reads, facts, enabled = fleet({}, {'hv02': 8192})
     planned = migration.evacuation(reads, 'hv01', HOSTS, enabled, facts)
