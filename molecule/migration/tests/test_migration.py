@@ -168,7 +168,7 @@ def test_the_guest_moves_live_over_tls_and_is_the_same_running_guest(hosts, boot
     # The wire: the memory and the disks reached the target from the source's address on
     # ports of the migration range, all of it under TLS: the memory stream opens with a TLS
     # handshake; the disk copy (NBD) sends its client flags, asks for STARTTLS, then
-    # handshakes. QEMU's stream magic never crossed in clear text.
+    # handshakes. QEMU's stream magic is not at the start of any flow (where a clear stream has it).
     flows = sniffed(target)
     from_source = dict((key, flow) for key, flow in flows.items()
                        if key.startswith(address(source) + ":") and flow["bytes"] > 0)
