@@ -17,7 +17,9 @@ description:
     controller what to create, import, define and start.
   - Asks libvirt with C(virsh) which of O(domains) are defined, running and started with the host, and for the
     current XML of the defined ones (the live XML of a running guest); which networks exist; and, with
-    O(domcapabilities), which machine type and firmware libvirt offers.
+    O(domcapabilities), which machine type and firmware libvirt offers and the CPU its C(host-model) stands for.
+  - With O(cpu_baseline), asks libvirt for the CPU model that runs on every one of the given host CPUs and on
+    this host's hypervisor (C(virsh hypervisor-cpu-baseline --migratable)).
   - Reads each of O(images) with C(qemu-img info --output=json -U), and its checksum when asked; and the type,
     owner, mode and modification time of each of O(paths); and the restart markers in O(restart_marker_dir).
   - Never changes the host.
@@ -46,6 +48,36 @@ options:
       - Read C(virsh domcapabilities) for this domain type, architecture and machine type.
     type: dict
     suboptions:
+      virttype:
+        description: The domain type, C(kvm) or C(qemu).
+        type: str
+        required: true
+      arch:
+        description: The guest architecture.
+        type: str
+        default: x86_64
+      machine:
+        description: The machine type, for example C(q35).
+        type: str
+        default: q35
+      host_cpu:
+        description: Also return the CPU libvirt's C(host-model) stands for on this host (RV(domcapabilities.host_cpu)).
+        type: bool
+        default: false
+  cpu_baseline:
+    description:
+      - Ask libvirt for the CPU model that runs on every one of O(cpu_baseline.cpus) and on this host's
+        hypervisor (C(virsh hypervisor-cpu-baseline --migratable)), returned as RV(cpu_baseline).
+    type: dict
+    suboptions:
+      cpus:
+        description:
+          - Host CPUs, each a C(<cpu>) element as RV(domcapabilities.host_cpu) returns it, from this host or
+            others. An empty list asks nothing.
+          - Features a guest cannot take along in a live migration are left out of the baseline.
+        type: list
+        elements: str
+        required: true
       virttype:
         description: The domain type, C(kvm) or C(qemu).
         type: str
@@ -135,10 +167,23 @@ networks:
   elements: str
   sample: [br-guest]
 domcapabilities:
-  description: The versioned machine type and the firmware kinds libvirt offers. Empty without O(domcapabilities).
+  description:
+    - The versioned machine type and the firmware kinds libvirt offers. Empty without O(domcapabilities).
+    - C(host_cpu) is the CPU libvirt's C(host-model) stands for on this host, as a C(<cpu>) element for
+      O(cpu_baseline.cpus), with O(domcapabilities.host_cpu); empty without it or when libvirt offers no
+      C(host-model) for the domain type. C(virttype) is the domain type it was read for.
   returned: always
   type: dict
-  sample: {"machine": "pc-q35-10.0", "firmware": ["bios", "efi"]}
+  sample: {"machine": "pc-q35-10.0", "firmware": ["bios", "efi"], "virttype": "qemu",
+           "host_cpu": "<cpu mode='custom' match='exact'><model fallback='forbid'>EPYC</model>...</cpu>"}
+cpu_baseline:
+  description:
+    - The baseline of O(cpu_baseline.cpus) as libvirt printed it (C(xml)) and read from it (C(model), C(vendor),
+      C(features) with their C(policy), C(require) or C(disable)). Empty without O(cpu_baseline).
+  returned: always
+  type: dict
+  sample: {"xml": "<cpu mode='custom' match='exact'>...</cpu>", "model": "EPYC", "vendor": "AMD",
+           "features": [{"policy": "require", "name": "x2apic"}, {"policy": "disable", "name": "vme"}]}
 images:
   description:
     - One entry per path of O(images). C(info) is the JSON C(qemu-img info) printed (C(format), C(virtual-size),
@@ -192,16 +237,16 @@ class Reader:
         self._virsh = None
         self._qemu_img = None
 
-    def run(self, argv):
-        rc, out, err = self.module.run_command(argv, environ_update=LANG_C)
+    def run(self, argv, data=None):
+        rc, out, err = self.module.run_command(argv, environ_update=LANG_C, data=data)
         if rc != 0:
             raise ReadError('%s failed (rc %s): %s' % (' '.join(argv), rc, (err or out).strip()))
         return out
 
-    def virsh(self, *args):
+    def virsh(self, *args, **kwargs):
         if self._virsh is None:
             self._virsh = self.module.get_bin_path('virsh', required=True)
-        return self.run([self._virsh, '--connect', self.uri] + list(args))
+        return self.run([self._virsh, '--connect', self.uri] + list(args), data=kwargs.get('data'))
 
     def qemu_img(self, *args):
         if self._qemu_img is None:
@@ -241,14 +286,53 @@ def parse_domcapabilities(text):
     for enum in root.iter('enum'):
         if enum.get('name') == 'firmware':
             firmware.extend((value.text or '').strip() for value in enum.findall('value'))
-    return {'machine': (root.findtext('machine') or '').strip(), 'firmware': firmware}
+    return {'machine': (root.findtext('machine') or '').strip(), 'firmware': firmware,
+            'host_cpu': host_model_cpu(root)}
+
+
+def host_model_cpu(root):
+    """The host-model mode of domcapabilities as the <cpu> element it stands for (what virsh
+    itself makes of a domcapabilities document given to hypervisor-cpu-baseline)."""
+    for mode in root.findall('./cpu/mode'):
+        if mode.get('name') == 'host-model' and mode.get('supported') == 'yes' and mode.find('model') is not None:
+            cpu = ET.Element('cpu', {'mode': 'custom', 'match': 'exact'})
+            cpu.extend(list(mode))
+            return ET.tostring(cpu, encoding='unicode')
+    return ''
 
 
 def read_domcapabilities(reader, spec):
     if not spec:
         return {}
-    return parse_domcapabilities(reader.virsh('domcapabilities', '--virttype', spec['virttype'],
+    caps = parse_domcapabilities(reader.virsh('domcapabilities', '--virttype', spec['virttype'],
                                               '--arch', spec['arch'], '--machine', spec['machine']))
+    caps['virttype'] = spec['virttype']
+    if not spec['host_cpu']:
+        caps['host_cpu'] = ''
+    return caps
+
+
+def parse_cpu(text):
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ReadError('virsh hypervisor-cpu-baseline printed no XML: %s' % exc)
+    model = root.find('model')
+    if root.tag != 'cpu' or model is None or not (model.text or '').strip():
+        raise ReadError('virsh hypervisor-cpu-baseline printed no CPU model: %s' % text[:200])
+    return {'xml': text, 'model': model.text.strip(), 'vendor': (root.findtext('vendor') or '').strip(),
+            'features': [{'policy': feature.get('policy', 'require'), 'name': feature.get('name')}
+                         for feature in root.findall('feature')]}
+
+
+def read_cpu_baseline(reader, spec):
+    """The baseline of the given CPUs on this host's hypervisor. virsh reads the CPUs from a
+    file: /dev/stdin keeps them off the disk."""
+    if not spec or not spec['cpus']:
+        return {}
+    out = reader.virsh('hypervisor-cpu-baseline', '--virttype', spec['virttype'], '--arch', spec['arch'],
+                       '--machine', spec['machine'], '--migratable', '/dev/stdin', data='\n'.join(spec['cpus']))
+    return parse_cpu(out)
 
 
 def file_checksum(path, algorithm):
@@ -314,6 +398,7 @@ def read_state(reader, params):
         'domains': read_domains(reader, params['domains'], params['all_domains']),
         'networks': names(reader.virsh('net-list', '--all', '--name')) if params['networks'] else [],
         'domcapabilities': read_domcapabilities(reader, params['domcapabilities']),
+        'cpu_baseline': read_cpu_baseline(reader, params['cpu_baseline']),
         'images': dict((image['path'], read_image(reader, image['path'], image['checksum_algorithm']))
                        for image in params['images']),
         'paths': dict((path, stat_path(path)) for path in params['paths']),
@@ -330,6 +415,13 @@ def main():
             all_domains=dict(type='bool', default=False),
             networks=dict(type='bool', default=False),
             domcapabilities=dict(type='dict', options=dict(
+                virttype=dict(type='str', required=True),
+                arch=dict(type='str', default='x86_64'),
+                machine=dict(type='str', default='q35'),
+                host_cpu=dict(type='bool', default=False),
+            )),
+            cpu_baseline=dict(type='dict', options=dict(
+                cpus=dict(type='list', elements='str', required=True),
                 virttype=dict(type='str', required=True),
                 arch=dict(type='str', default='x86_64'),
                 machine=dict(type='str', default='q35'),

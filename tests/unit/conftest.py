@@ -41,7 +41,7 @@ def kvm_guests_settings(**overrides):
         'builtin_profiles': internal['__kvm_guests_builtin_profiles'],
         'profile_choices': internal['__kvm_guests_profile_choices'],
         'nwfilter': 'clean-traffic', 'nwfilter_ip_learning': 'any',
-        'cpu_mode': 'host-passthrough', 'emulated_cpu_model': defaults['kvm_guests_emulated_cpu_model'],
+        'cpu_mode': 'host-passthrough', 'fleet_cpu_model': '', 'emulated_cpu_model': defaults['kvm_guests_emulated_cpu_model'],
         'emulated_tb_cache_mib': defaults['kvm_guests_emulated_tb_cache_mib'],
         'shutdown_timeout_seconds': defaults['kvm_guests_shutdown_timeout_seconds'],
         'base_image_dir': defaults['kvm_guests_base_image_dir'], 'storage_dir': defaults['kvm_guests_storage_dir'],

@@ -1,7 +1,8 @@
 """A running guest moves live between two hosts this collection configured, over TLS, and back.
 
 mig1 boots on kvmmig-a from the suite's Debian 13 image (molecule.yml). playbooks/migrate.yml
-moves it to kvmmig-b; playbooks/evacuate.yml drains kvmmig-b, which brings it back;
+moves it to kvmmig-b, where it runs the fleet's CPU (the baseline of both hosts' CPUs);
+playbooks/evacuate.yml drains kvmmig-b, which brings it back;
 playbooks/upgrade.yml upgrades both hosts in turn, moving it away from each. The proof comes from the hosts and from the guest itself: libvirt
 on each side, a file the guest keeps in RAM (/run) and its uptime, read through its agent before
 and after each move, and the packets that reached the target in the migration port range.
@@ -13,6 +14,7 @@ import os
 import re
 import time
 import uuid
+import xml.etree.ElementTree as ET
 
 import pytest
 import testinfra
@@ -186,6 +188,39 @@ def test_the_guest_moves_live_over_tls_and_is_the_same_running_guest(hosts, boot
             assert "1603" in head[8 + 16 + 8:], "%s: no TLS handshake after STARTTLS: %s" % (key, head)
             kinds.append("nbd+starttls")
     assert sorted(set(kinds)) == ["nbd+starttls", "tls"], from_source
+
+
+def cpu_of(xml):
+    """(model, vendor, {(policy, feature)}) of a <cpu> or of a domain's."""
+    root = ET.fromstring(xml)
+    cpu = root if root.tag == "cpu" else root.find("cpu")
+    return (cpu.get("mode"), cpu.findtext("model"), cpu.findtext("vendor"),
+            set((feature.get("policy"), feature.get("name")) for feature in cpu.findall("feature")))
+
+
+def test_the_moved_guest_runs_the_cpu_both_hosts_run(hosts):
+    """kvm_guests gave mig1 the fleet's CPU: the baseline of both hosts' CPUs, worked out here
+    again from what each host's libvirt reports, and which each host's hypervisor runs."""
+    source, target = hosts
+    live = target.check_output("virsh -c qemu:///system dumpxml %s" % GUEST)
+    mode, model, vendor, features = cpu_of(live)
+    caps = "virsh -c qemu:///system domcapabilities --virttype qemu --arch x86_64 --machine q35"
+    target.run_expect([0], caps + " > /root/fleet-caps.xml")
+    # The source's, without its list of named models (too long for one command line).
+    theirs = source.check_output(caps + " | sed \"/<mode name='custom'/,/<\\/mode>/d\"")
+    assert "host-model" in theirs, theirs
+    target.run_expect([0], "cat >> /root/fleet-caps.xml <<'EOF'\n%s\nEOF" % theirs)
+    baseline = target.check_output("virsh -c qemu:///system hypervisor-cpu-baseline --virttype qemu --arch x86_64"
+                                   " --machine q35 --migratable /root/fleet-caps.xml")
+    assert (mode, model, vendor) == ("custom",) + cpu_of(baseline)[1:3], live
+    assert cpu_of(baseline)[3] <= features, cpu_of(baseline)[3] - features
+    target.run_expect([0], "cat > /root/mig1-live.xml <<'EOF'\n%s\nEOF" % live)
+    source.run_expect([0], "cat > /root/mig1-live.xml <<'EOF'\n%s\nEOF" % live)
+    for host in (source, target):
+        compare = host.run("virsh -c qemu:///system hypervisor-cpu-compare --virttype qemu --arch x86_64"
+                           " --machine q35 /root/mig1-live.xml")
+        # "identical", or the host's CPU "is a superset" of it; "incompatible" exits 1.
+        assert compare.rc == 0 and "incompatible" not in compare.stdout, (host.backend.host, compare.stdout)
 
 
 def test_a_rerun_of_the_playbook_defines_no_second_copy(hosts):

@@ -68,9 +68,9 @@ def blockers(name, xml):
     found = []
     cpu = root.find('cpu')
     if cpu is not None and cpu.get('mode') == 'host-passthrough':
-        found.append('%s has CPU mode host-passthrough, which ties it to identical CPUs: give it CPU mode '
-                     'host-model (kvm_guests_cpu_mode, the default where kvm_hardening_migration_enabled is true), '
-                     'restart it, then move it.' % name)
+        found.append('%s has CPU mode host-passthrough, which ties it to identical CPUs: give it the fleet\'s CPU '
+                     '(kvm_guests_cpu_mode fleet, the default where kvm_hardening_migration_enabled is true) or '
+                     'host-model, restart it, then move it.' % name)
     devices = root.find('devices')
     for hostdev in (devices.findall('hostdev') if devices is not None else []):
         found.append('%s has a host device (hostdev type %s): a device of this host cannot move with the guest; '

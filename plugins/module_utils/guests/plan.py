@@ -19,6 +19,8 @@ import hashlib
 import re
 import uuid
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.cpu import fleet_cpu_errors
+
 GIB = 1073741824
 # Ansible's to_uuid namespace: UUIDs derived before this module existed stay the same.
 UUID_NAMESPACE_ANSIBLE = uuid.UUID('361E6D51-FAEC-444A-9079-341386DA8E2E')
@@ -354,6 +356,7 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
                       ' kvm_guests_list.' % ', '.join(repeated))
     checks = verify(shaped, state)
     errors += checks['images'] + checks['sizes'] + checks['disks']
+    errors += fleet_cpu_errors(shaped, host, inventory_hostname, domain_type)
 
     # Secure Boot lives in the UEFI variable store, made from the firmware's template at the
     # guest's first start: switching it takes a new store.

@@ -41,6 +41,7 @@ DISK_FORMATS = ('qcow2', 'raw')
 IMAGE_SOURCES = ('src', 'path', 'url')
 CLOUD_INIT_KEYS = ('user_data', 'meta_data', 'network_config')
 PROFILE_BOOLEANS = ('memballoon', 'secure_boot', 'tpm', 'console_log')
+CPU_MODES = ('host-passthrough', 'host-model', 'fleet')
 
 
 def text(value):
@@ -190,6 +191,7 @@ def shape_guests(settings, images):
             'profile': or_default(entry.get('profile'), settings['default_profile']),
             # 0 is a value to refuse, not a request for the default.
             'vcpus': to_int(given(entry.get('vcpus'), 1)),
+            'cpu_mode': or_default(entry.get('cpu_mode'), settings.get('cpu_mode', 'host-passthrough')),
             'memory_mib': to_int(given(entry.get('memory_mib'), 1024)),
             'disks': disks,
             'nics': nics,
@@ -239,8 +241,13 @@ def check_settings(settings):
     if len(set(path for _var, path in dirs)) != len(dirs):
         errors.append('%s must be four different directories (got %s).'
                       % (', '.join(var for var, _path in dirs), ', '.join(text(path) for _var, path in dirs)))
-    if settings.get('cpu_mode', 'host-passthrough') not in ('host-passthrough', 'host-model'):
-        errors.append('kvm_guests_cpu_mode (%s) must be host-passthrough or host-model.' % text(settings.get('cpu_mode')))
+    if settings.get('cpu_mode', 'host-passthrough') not in CPU_MODES:
+        errors.append('kvm_guests_cpu_mode (%s) must be host-passthrough, host-model or fleet.'
+                      % text(settings.get('cpu_mode')))
+    if settings.get('fleet_cpu_model') and not matches(CPU_MODEL_RE, settings['fleet_cpu_model']):
+        errors.append('kvm_guests_fleet_cpu_model (%s) must be empty (the baseline of the play\'s hosts) or a CPU'
+                      ' model name libvirt knows, such as Skylake-Server-IBRS (virsh cpu-models x86_64).'
+                      % text(settings['fleet_cpu_model']))
     if not matches(CPU_MODEL_RE, settings['emulated_cpu_model']):
         errors.append('kvm_guests_emulated_cpu_model (%s) must be a CPU model name such as qemu64.'
                       % text(settings['emulated_cpu_model']))
@@ -345,6 +352,9 @@ def check_guests(guests, profiles):
             problems.append('state (%s) must be running, shutoff or undefined' % text(guest['state']))
         if not isinstance(guest['autostart'], bool):
             problems.append('autostart (%s) must be true or false' % text(guest['autostart']))
+        if guest['cpu_mode'] not in CPU_MODES:
+            problems.append('cpu_mode (%s) must be host-passthrough, host-model or fleet, or left out for'
+                            ' kvm_guests_cpu_mode' % text(guest['cpu_mode']))
         if not 1 <= guest['vcpus'] <= 255:
             problems.append('vcpus 1-255 (got %s): give a whole number in that range' % guest['vcpus'])
         # OVMF with Secure Boot and a current kernel do not get far on less.
@@ -456,7 +466,7 @@ def build(settings):
     """The role's input under one shape, and the input errors (an empty list when there are none).
 
     settings: guests, base_images, profiles, default_profile, profile_defaults, builtin_profiles,
-    profile_choices, nwfilter, nwfilter_ip_learning, cpu_mode, emulated_cpu_model, emulated_tb_cache_mib,
+    profile_choices, nwfilter, nwfilter_ip_learning, cpu_mode, fleet_cpu_model, emulated_cpu_model, emulated_tb_cache_mib,
     shutdown_timeout_seconds, base_image_dir, storage_dir, definition_dir, console_log_dir, and
     kvm_network's network_bridges and network_libvirt_networks (when this play sees them).
     """
@@ -465,6 +475,7 @@ def build(settings):
     guests = shape_guests(settings, images)
     wanted = [guest for guest in guests if guest['state'] != 'undefined']
     unwanted = [guest for guest in guests if guest['state'] == 'undefined']
+    fleet_member = settings.get('cpu_mode') == 'fleet' or any(guest['cpu_mode'] == 'fleet' for guest in wanted)
     errors = (check_settings(settings)
               + check_profiles(settings, profiles, invalid_profiles)
               + check_images(images)
@@ -480,8 +491,12 @@ def build(settings):
         'guests': guests,
         'wanted': wanted,
         'unwanted': unwanted,
-        'declared': len(guests) + len(images) > 0,
+        # A host of the fleet may receive guests from the others: it takes part without guests of its own.
+        'declared': len(guests) + len(images) > 0 or settings.get('cpu_mode') == 'fleet',
         # swtpm only when a guest that stays defined has a vTPM.
         'tpm': any((profiles.get(guest['profile']) or {}).get('tpm') for guest in wanted),
+        # A host in the fleet gives its CPU to the baseline, which is worked out unless a model is named.
+        'fleet_member': fleet_member,
+        'fleet_cpu_baseline': fleet_member and not settings.get('fleet_cpu_model'),
         'errors': errors,
     }

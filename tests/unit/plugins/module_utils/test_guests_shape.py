@@ -47,6 +47,21 @@ def test_nothing_declared_is_valid_and_declares_nothing():
     assert list(shaped['profiles']) == ['general', 'secure']
 
 
+def test_a_fleet_host_without_guests_takes_part_and_works_out_the_baseline():
+    shaped = shape.build(settings(cpu_mode='fleet'))
+    assert shaped["declared"] is True and shaped["fleet_member"] is True and shaped["fleet_cpu_baseline"] is True
+    assert shaped["errors"] == []
+    # A named model needs no baseline.
+    assert shape.build(settings(cpu_mode='fleet', fleet_cpu_model='EPYC'))['fleet_cpu_baseline'] is False
+    assert shape.build(settings())['fleet_cpu_baseline'] is False
+
+
+def test_a_guest_cpu_mode_wins_over_the_roles():
+    shaped = shape.build(settings(guests=[guest('g1', cpu_mode='fleet'), guest('g2')], base_images=[IMAGE]))
+    assert [g['cpu_mode'] for g in shaped['guests']] == ['fleet', 'host-passthrough']
+    assert shaped['fleet_cpu_baseline'] is True
+
+
 def test_profiles_are_merged_over_defaults_and_the_builtin_ones():
     shaped = shape.build(settings(profiles={'fast': {'disk_io': 'threads', 'iothreads': 2},
                                             'secure': {'graphics': 'vnc'}, 'empty': None}))
@@ -88,7 +103,7 @@ def test_guests_get_every_default_filled_in():
                  'autostart': False}]))
     web1, db1, old, plain = shaped['guests']
     assert web1 == {
-        'name': 'web1', 'profile': 'secure', 'vcpus': 2, 'memory_mib': 2048,
+        'name': 'web1', 'profile': 'secure', 'vcpus': 2, 'cpu_mode': 'host-passthrough', 'memory_mib': 2048,
         'disks': [{'size_gib': 20, 'format': 'qcow2', 'base_image': 'debian-13',
                    'base_path': '/var/lib/libvirt/images/base/debian-13.qcow2', 'base_format': 'qcow2',
                    'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2'},
@@ -136,7 +151,10 @@ DISTINCT = ('kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_defin
      [DISTINCT % '/var/lib/libvirt/images/base, /var/lib/libvirt/images/base, /etc/kvmcloud/guests,'
                  ' /var/log/libvirt/qemu']),
     ({'emulated_cpu_model': '-qemu'}, ['kvm_guests_emulated_cpu_model (-qemu) must be a CPU model name such as qemu64.']),
-    ({'cpu_mode': 'host-copy'}, ['kvm_guests_cpu_mode (host-copy) must be host-passthrough or host-model.']),
+    ({'cpu_mode': 'host-copy'}, ['kvm_guests_cpu_mode (host-copy) must be host-passthrough, host-model or fleet.']),
+    ({'fleet_cpu_model': 'EPYC<'},
+     ["kvm_guests_fleet_cpu_model (EPYC<) must be empty (the baseline of the play's hosts) or a CPU model name libvirt"
+      " knows, such as Skylake-Server-IBRS (virsh cpu-models x86_64)."]),
     ({'nwfilter': 'bad filter'}, ['kvm_guests_nwfilter (bad filter) must be a filter name such as clean-traffic.']),
     ({'nwfilter_ip_learning': 'static'}, ['kvm_guests_nwfilter_ip_learning (static) must be any or dhcp.']),
     ({'shutdown_timeout_seconds': 5}, ['kvm_guests_shutdown_timeout_seconds (5) must be at least 10: a guest needs'
@@ -150,7 +168,7 @@ DISTINCT = ('kvm_guests_base_image_dir, kvm_guests_storage_dir, kvm_guests_defin
     ({'emulated_cpu_model': '-q', 'emulated_tb_cache_mib': 1},
      ['kvm_guests_emulated_cpu_model (-q) must be a CPU model name such as qemu64.',
       'kvm_guests_emulated_tb_cache_mib (1) must be at least 32.']),
-], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'cpu-mode', 'nwfilter', 'ip-learning', 'timeout',
+], ids=['relative', 'trailing-slash', 'quote', 'not-distinct', 'cpu-model', 'cpu-mode', 'fleet-model', 'nwfilter', 'ip-learning', 'timeout',
         'tb-cache', 'dir-trailing-newline', 'dir-inner-newline', 'cpu-model-newline', 'one-message-per-rule'])
 def test_directories_and_names_of_the_settings(overrides, messages):
     assert errors(**overrides) == messages
@@ -273,6 +291,8 @@ FIRST_DISK = ('the first disk must be an overlay of a base image (base_image), b
     (guest(memory_mib=-512), ['memory_mib 256-4194304 (got -512): a guest booting UEFI needs at least 256']),
     (guest(memory_mib=5000000), ['memory_mib 256-4194304 (got 5000000): a guest booting UEFI needs at least 256']),
     (guest(vcpus=300), ['vcpus 1-255 (got 300): give a whole number in that range']),
+    (guest(cpu_mode='max'), ['cpu_mode (max) must be host-passthrough, host-model or fleet, or left out for'
+                             ' kvm_guests_cpu_mode']),
     (guest(vcpus=-1), ['vcpus 1-255 (got -1): give a whole number in that range']),
     (guest(state='paused'), ['state (paused) must be running, shutoff or undefined']),
     (guest(autostart='yes'), ['autostart (yes) must be true or false']),
@@ -286,7 +306,7 @@ FIRST_DISK = ('the first disk must be an overlay of a base image (base_image), b
      ['profile (fast) must be one of general, secure: pick one, or declare it in kvm_guests_profiles',
       'vcpus 1-255 (got 0): give a whole number in that range',
       'memory_mib 256-4194304 (got 0): a guest booting UEFI needs at least 256']),
-], ids=['profile', 'negative-memory', 'too-much-memory', 'too-many-vcpus', 'negative-vcpus', 'state',
+], ids=['profile', 'negative-memory', 'too-much-memory', 'too-many-vcpus', 'cpu-mode', 'negative-vcpus', 'state',
         'string-autostart', 'no-disk', 'first-disk-not-an-overlay', 'too-many-disks', 'zero-vcpus', 'zero-memory',
         'one-message-per-rule'])
 def test_guests(entry, problems):

@@ -11,6 +11,7 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import xml.etree.ElementTree as ET
 
 from ansible_collections.kvmcloud.hypervisor.plugins.modules import kvm_guests_state
 from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import fixture_text, run_module_main
@@ -19,6 +20,9 @@ VIRSH = '/usr/bin/virsh'
 QEMU_IMG = '/usr/bin/qemu-img'
 URI = ['--connect', 'qemu:///system']
 DOMCAPS = fixture_text('virsh-domcapabilities-q35-qemu-trixie.xml')
+BASELINE = fixture_text('virsh-hypervisor-cpu-baseline-qemu-trixie.xml')
+BASELINE_ARGV = (VIRSH,) + tuple(URI) + ('hypervisor-cpu-baseline', '--virttype', 'qemu', '--arch', 'x86_64',
+                                         '--machine', 'q35', '--migratable', '/dev/stdin')
 WEB1_XML = "<domain type='qemu' id='3'>\n  <name>web1</name>\n</domain>\n"
 DB1_XML = "<domain type='qemu'>\n  <name>db1</name>\n</domain>\n"
 
@@ -45,7 +49,8 @@ def run_module(args, answers):
     def run_command(module, argv, **kwargs):
         calls.append(tuple(argv))
         assert kwargs.get('environ_update', {}).get('LC_ALL') == 'C'
-        return answers.get(tuple(argv), (127, '', 'not recorded: %s' % ' '.join(argv)))
+        answer = answers.get(tuple(argv), (127, '', 'not recorded: %s' % ' '.join(argv)))
+        return answer(argv, kwargs.get('data')) if callable(answer) else answer
 
     def get_bin_path(module, name, required=False, opt_dirs=None):
         return {'virsh': VIRSH, 'qemu-img': QEMU_IMG}[name]
@@ -72,6 +77,11 @@ def test_networks_and_domcapabilities_when_asked():
     assert not failed
     assert result['networks'] == ['br-guest', 'default']
     assert result['domcapabilities']['machine'].startswith('pc-q35-')
+    assert result['domcapabilities']['virttype'] == 'qemu'
+    # Only when asked: other hosts' kvm_guests take the CPUs of the hosts that give one.
+    assert result['domcapabilities']['host_cpu'] == ''
+    result, failed, _calls = run_module({'domcapabilities': {'virttype': 'qemu', 'host_cpu': True}}, libvirt_answers())
+    assert not failed and ET.fromstring(result['domcapabilities']['host_cpu']).findtext('model') == 'EPYC'
     assert 'efi' in result['domcapabilities']['firmware']
     assert result['domains'] == {} and result['images'] == {} and result['paths'] == {}
 
@@ -80,7 +90,52 @@ def test_domcapabilities_without_uefi():
     caps = kvm_guests_state.parse_domcapabilities(
         "<domainCapabilities><machine>pc-q35-7.2</machine><os supported='yes'>"
         "<enum name='firmware'><value>bios</value></enum></os></domainCapabilities>")
-    assert caps == {'machine': 'pc-q35-7.2', 'firmware': ['bios']}
+    assert caps == {'machine': 'pc-q35-7.2', 'firmware': ['bios'], 'host_cpu': ''}
+
+
+def test_domcapabilities_give_the_cpu_host_model_stands_for():
+    cpu = ET.fromstring(kvm_guests_state.parse_domcapabilities(DOMCAPS)['host_cpu'])
+    assert (cpu.tag, cpu.get('mode'), cpu.get('match')) == ('cpu', 'custom', 'exact')
+    assert cpu.findtext('model') == 'EPYC' and cpu.findtext('vendor') == 'AMD'
+    assert ('disable', 'vme') in [(feature.get('policy'), feature.get('name')) for feature in cpu.findall('feature')]
+
+
+def test_no_host_model_no_host_cpu():
+    caps = kvm_guests_state.parse_domcapabilities(
+        "<domainCapabilities><machine>pc-q35-7.2</machine><cpu><mode name='host-model' supported='no'/>"
+        "</cpu></domainCapabilities>")
+    assert caps['host_cpu'] == ''
+
+
+def test_cpu_baseline_asks_libvirt_with_the_cpus_on_stdin():
+    host_cpu = kvm_guests_state.parse_domcapabilities(DOMCAPS)['host_cpu']
+    given = []
+
+    def recorded(argv, data):
+        given.append(data)
+        return (0, BASELINE, '')
+    answers = libvirt_answers({BASELINE_ARGV: recorded})
+    result, failed, calls = run_module({'cpu_baseline': {'cpus': [host_cpu, host_cpu], 'virttype': 'qemu'}}, answers)
+    assert not failed, result
+    assert calls == [BASELINE_ARGV]
+    assert given == [host_cpu + '\n' + host_cpu]
+    baseline = result['cpu_baseline']
+    assert (baseline['model'], baseline['vendor']) == ('EPYC', 'AMD')
+    assert {'policy': 'require', 'name': 'x2apic'} in baseline['features']
+    assert {'policy': 'disable', 'name': 'vme'} in baseline['features']
+    assert baseline['xml'] == BASELINE
+
+
+def test_no_cpus_no_baseline_call():
+    result, failed, calls = run_module({'cpu_baseline': {'cpus': [], 'virttype': 'qemu'}}, libvirt_answers())
+    assert not failed and result['cpu_baseline'] == {}
+    assert calls == []
+
+
+def test_a_baseline_without_a_model_fails_the_module():
+    answers = libvirt_answers({BASELINE_ARGV: (0, "<cpu mode='custom'/>", '')})
+    result, failed, _calls = run_module({'cpu_baseline': {'cpus': ['<cpu/>'], 'virttype': 'qemu'}}, answers)
+    assert failed and 'no CPU model' in result['msg']
 
 
 def test_a_virsh_failure_fails_the_module_with_its_message():

@@ -49,6 +49,7 @@ GUEST = {
     'name': 'web1',
     'profile': 'general',
     'vcpus': 4,
+    'cpu_mode': 'host-passthrough',
     'memory_mib': 2048,
     'disks': [
         {'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2', 'format': 'qcow2'},
@@ -66,7 +67,7 @@ IDENTITY = {'uuid': '0f8e3b8a-5d0c-5a43-9d3e-3c1f5c1a2b7e', 'machine': 'q35',
 
 
 def host(domain_type='kvm', **overrides):
-    values = {'domain_type': domain_type, 'cpu_mode': 'host-passthrough', 'emulated_cpu_model': 'qemu64', 'emulated_tb_cache_mib': 256,
+    values = {'domain_type': domain_type, 'fleet_cpu': {}, 'emulated_cpu_model': 'qemu64', 'emulated_tb_cache_mib': 256,
               'nosharepages': True,
               'nwfilter_ip_learning': 'any', 'console_log_dir': '/var/log/libvirt/qemu'}
     values.update(overrides)
@@ -124,13 +125,35 @@ def test_cpu_is_host_passthrough_on_kvm_and_a_named_model_under_tcg(rendered):
         * int(topology.get('threads')) == 4
 
 
-def test_a_kvm_host_that_migrates_gives_its_guests_the_host_model_cpu():
-    cpu = parse(render(PROFILES['general'], domain_type='kvm', cpu_mode='host-model')).find('cpu')
+def test_a_host_model_guest_gets_the_host_model_cpu_under_kvm():
+    cpu = parse(render(PROFILES['general'], guest={'cpu_mode': 'host-model'}, domain_type='kvm')).find('cpu')
     assert (cpu.get('mode'), cpu.get('check'), cpu.get('migratable')) == ('host-model', 'partial', None)
     assert cpu.find('topology').get('cores') == '4'
     # Under TCG the named model stays, whatever the mode says.
-    cpu = parse(render(PROFILES['general'], domain_type='qemu', cpu_mode='host-model')).find('cpu')
+    cpu = parse(render(PROFILES['general'], guest={'cpu_mode': 'host-model'}, domain_type='qemu')).find('cpu')
     assert (cpu.get('mode'), cpu.findtext('model')) == ('custom', 'qemu64')
+
+
+FLEET_CPU = {'model': 'EPYC', 'vendor': 'AMD',
+             'features': [{'policy': 'require', 'name': 'x2apic'}, {'policy': 'disable', 'name': 'vme'}]}
+
+
+@pytest.mark.parametrize('domain_type', ['kvm', 'qemu'])
+def test_a_fleet_guest_gets_the_fleet_cpu_model_and_features(domain_type):
+    cpu = parse(render(PROFILES['general'], guest={'cpu_mode': 'fleet'}, domain_type=domain_type,
+                       fleet_cpu=FLEET_CPU)).find('cpu')
+    assert (cpu.get('mode'), cpu.get('match')) == ('custom', 'exact')
+    assert (cpu.findtext('model'), cpu.find('model').get('fallback'), cpu.findtext('vendor')) == ('EPYC', 'forbid', 'AMD')
+    assert [(feature.get('policy'), feature.get('name')) for feature in cpu.findall('feature')] == [
+        ('require', 'x2apic'), ('disable', 'vme')]
+    assert cpu.find('topology').get('cores') == '4'
+
+
+def test_a_named_fleet_model_has_no_vendor_or_features():
+    cpu = parse(render(PROFILES['general'], guest={'cpu_mode': 'fleet'},
+                       fleet_cpu={'model': 'Skylake-Server-IBRS', 'vendor': '', 'features': []})).find('cpu')
+    assert cpu.findtext('model') == 'Skylake-Server-IBRS'
+    assert cpu.find('vendor') is None and cpu.findall('feature') == []
 
 
 def test_uefi_secure_boot_as_the_profile_says(rendered):
@@ -324,6 +347,19 @@ def test_every_profile_passes_libvirts_schema(case, tmp_path):
     name, domain_type = case
     path = tmp_path / ('%s.xml' % name)
     path.write_text(render(PROFILES[name], domain_type=domain_type, nwfilter_ip_learning='dhcp'))
+    argv = validator + [str(path)] + (['domain'] if validator == ['virt-xml-validate'] else [])
+    result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize('domain_type', ['kvm', 'qemu'])
+def test_a_fleet_cpu_passes_libvirts_schema(domain_type, tmp_path):
+    validator, reason = schema_validator()
+    if validator is None:
+        pytest.skip(reason)
+    path = tmp_path / 'fleet.xml'
+    path.write_text(render(PROFILES['general'], guest={'cpu_mode': 'fleet'}, domain_type=domain_type,
+                           fleet_cpu=FLEET_CPU))
     argv = validator + [str(path)] + (['domain'] if validator == ['virt-xml-validate'] else [])
     result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
     assert result.returncode == 0, result.stdout
