@@ -61,7 +61,7 @@ options:
         type: str
         default: q35
       host_cpu:
-        description: Also return the CPU libvirt's C(host-model) stands for on this host (RV(domcapabilities.host_cpu)).
+        description: Also return the CPU libvirt's C(host-model) stands for on this host (C(host_cpu) of RV(domcapabilities)).
         type: bool
         default: false
   cpu_baseline:
@@ -72,7 +72,7 @@ options:
     suboptions:
       cpus:
         description:
-          - Host CPUs, each a C(<cpu>) element as RV(domcapabilities.host_cpu) returns it, from this host or
+          - Host CPUs, each a C(<cpu>) element as C(host_cpu) of RV(domcapabilities) returns it, from this host or
             others. An empty list asks nothing.
           - Features a guest cannot take along in a live migration are left out of the baseline.
         type: list

@@ -3,21 +3,14 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The fleet's CPU: which hosts' CPUs go into the baseline (module_utils/guests/cpu.py and the
-filter kvm_guests_fleet_cpus), and the refusal when a guest in fleet mode has none."""
+"""The fleet's CPU (module_utils/guests/cpu.py): which hosts' CPUs go into the baseline, and the
+refusal when a guest in fleet mode has none."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import pytest
-
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_guests_fleet_cpus import FilterModule
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.cpu import fleet_cpu_errors
-
-kvm_guests_fleet_cpus = FilterModule().filters()['kvm_guests_fleet_cpus']
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.cpu import fleet_cpu_errors, fleet_cpus
 
 
 def read(cpu, virttype='kvm'):
@@ -39,13 +32,8 @@ HOSTVARS = {
 
 def test_the_cpus_of_the_hosts_read_for_the_domain_type_in_the_order_of_the_list():
     hosts = ['hv2', 'lab', 'old', 'skipped', 'other', 'hv1', 'gone']
-    assert kvm_guests_fleet_cpus(hosts, HOSTVARS, 'kvm') == ['<cpu>b</cpu>', '<cpu>a</cpu>']
-    assert kvm_guests_fleet_cpus(hosts, HOSTVARS, 'qemu') == ['<cpu>t</cpu>']
-
-
-def test_the_filter_refuses_what_is_not_a_list_of_hosts():
-    with pytest.raises(AnsibleFilterError, match='expects a list of host names'):
-        kvm_guests_fleet_cpus('hv1', HOSTVARS, 'kvm')
+    assert fleet_cpus(hosts, HOSTVARS, 'kvm') == ['<cpu>b</cpu>', '<cpu>a</cpu>']
+    assert fleet_cpus(hosts, HOSTVARS, 'qemu') == ['<cpu>t</cpu>']
 
 
 def shaped(*modes):
