@@ -221,6 +221,12 @@ import xml.etree.ElementTree as ET
 from ansible.module_utils.basic import AnsibleModule
 
 CHUNK = 1024 * 1024
+# Which guests libvirt is asked about: domain type, architecture, machine type.
+GUEST_KIND = dict(
+    virttype=dict(type='str', required=True),
+    arch=dict(type='str', default='x86_64'),
+    machine=dict(type='str', default='q35'),
+)
 LANG_C = {'LANG': 'C', 'LC_ALL': 'C'}
 
 
@@ -414,18 +420,8 @@ def main():
             domains=dict(type='list', elements='str', default=[]),
             all_domains=dict(type='bool', default=False),
             networks=dict(type='bool', default=False),
-            domcapabilities=dict(type='dict', options=dict(
-                virttype=dict(type='str', required=True),
-                arch=dict(type='str', default='x86_64'),
-                machine=dict(type='str', default='q35'),
-                host_cpu=dict(type='bool', default=False),
-            )),
-            cpu_baseline=dict(type='dict', options=dict(
-                cpus=dict(type='list', elements='str', required=True),
-                virttype=dict(type='str', required=True),
-                arch=dict(type='str', default='x86_64'),
-                machine=dict(type='str', default='q35'),
-            )),
+            domcapabilities=dict(type='dict', options=dict(GUEST_KIND, host_cpu=dict(type='bool', default=False))),
+            cpu_baseline=dict(type='dict', options=dict(GUEST_KIND, cpus=dict(type='list', elements='str', required=True))),
             images=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='path', required=True),
                 checksum_algorithm=dict(type='str', choices=['sha256', 'sha384', 'sha512']),
