@@ -47,7 +47,7 @@ def test_objects_read_through_the_read_only_connection(make_host):
                          VIRSH + ('net-list', '--all'): (0, NETS, '')})
     objects = libvirt_objects(fs, runner)
     assert objects['read'] is True
-    assert objects['pools']['tenants'] == {'state': 'inactive', 'autostart': 'no', 'path': None}
+    assert objects['pools']['tenants'] == {'state': 'inactive', 'autostart': 'no', 'path': None, 'type': None}
     assert objects['networks']['tenant-iso'] == {'state': 'active', 'autostart': 'yes', 'persistent': 'yes'}
 
 
@@ -205,3 +205,18 @@ def test_each_pool_has_the_path_of_its_persistent_definition(make_host):
     assert pools['default']['path'] == '/var/lib/libvirt/images'
     # Unparsable, and no file at all (a transient pool): no path rather than a guess.
     assert pools['tenants']['path'] is None and pools['my pool']['path'] is None
+
+
+def test_pool_path_and_type_come_from_libvirts_own_file(make_host):
+    fs = make_host({'/usr/bin/virsh': ('mode', '', 0o755),
+                    '/etc/libvirt/storage/default.xml': "<pool type='dir'><name>default</name><target>"
+                                                        "<path>/var/lib/libvirt/images</path></target></pool>",
+                    '/etc/libvirt/storage/tenants.xml': "<pool type='rbd'><name>tenants</name><source>"
+                                                        "<name>rbd</name></source></pool>",
+                    '/etc/libvirt/storage/my pool.xml': '<pool type='})
+    runner = FakeRunner({VIRSH + ('pool-list', '--all'): (0, POOLS, ''),
+                         VIRSH + ('net-list', '--all'): (0, NETS, '')})
+    pools = libvirt_objects(fs, runner)['pools']
+    assert (pools['default']['path'], pools['default']['type']) == ('/var/lib/libvirt/images', 'dir')
+    assert (pools['tenants']['path'], pools['tenants']['type']) == (None, 'rbd')
+    assert (pools['my pool']['path'], pools['my pool']['type']) == (None, None)
