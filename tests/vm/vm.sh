@@ -43,9 +43,11 @@ start() {
   echo "$port" >"$run/port"
   qemu-img create -q -f qcow2 -F qcow2 -b "$image/disk.qcow2" "$run/disk.qcow2"
   if ((data_gib > 0)); then
-    # Blank and sparse: only what the tests write takes space.
+    # Blank and sparse: only what the tests write takes space. A PCI slot after the root
+    # disk's, so the kernel still names the root disk vda (root=/dev/vda).
     qemu-img create -q -f qcow2 "$run/data.qcow2" "${data_gib}G"
-    data=(-drive "file=$run/data.qcow2,if=virtio,format=qcow2,cache=unsafe,serial=kvmcloud-data")
+    data=(-drive "file=$run/data.qcow2,if=none,id=data0,format=qcow2,cache=unsafe"
+      -device "virtio-blk-pci,drive=data0,serial=kvmcloud-data,addr=0x10")
   fi
   # The guest reboots in place (same kernel): tests of persistence across reboots need that.
   qemu-system-x86_64 -name "$name" -accel tcg,tb-size=256 -m 2048 -smp 2 \

@@ -158,11 +158,19 @@ def logical_errors(index, pool, context):
     devices = pool.get('devices')
     if not isinstance(devices, list) or not devices:
         return ['%s: a logical pool needs devices, a list of the block devices its volume group lies on, such as '
-                '[/dev/disk/by-id/wwn-0x5000c500a1b2c3d4].' % where]
+                '[/dev/sdb].' % where]
     bad = [device for device in devices if not is_safe_path(device) or not str(device).startswith('/dev/')]
     if bad:
         errors.append("%s: devices %s must be paths under /dev without '..', holding only letters, digits and "
-                      "'/._@-', such as /dev/disk/by-id/NAME." % (where, ', '.join(repr(d) for d in bad)))
+                      "'/._@-', such as /dev/sdb." % (where, ', '.join(repr(d) for d in bad)))
+    # libvirt starts a logical pool only when one of its devices is literally a name `pvs`
+    # prints for the volume group: the kernel's, never a /dev/disk link (measured on the VM
+    # tier: "cannot find any matching source devices").
+    links = [device for device in devices if device not in bad and str(device).startswith('/dev/disk/')]
+    if links:
+        errors.append('%s: devices %s are links under /dev/disk: libvirt finds a logical pool\'s volume group by '
+                      'the device names LVM prints (pvs), so give the names they point to, such as /dev/sdb.'
+                      % (where, ', '.join(links)))
     name = vg_name(pool)
     if not isinstance(name, str) or VG_NAME.fullmatch(name) is None or name in ('.', '..'):
         errors.append("%s: vg_name %r is not a volume group name LVM takes: letters, digits, '_', '.' and '-', "
@@ -178,7 +186,7 @@ def logical_errors(index, pool, context):
     missing = [d for d in devices if d in paths and (not paths[d].get('exists') or paths[d].get('isdir'))]
     if missing:
         errors.append('%s: devices %s do not exist on %s (or are directories). Give the block devices the volume '
-                      'group lies on, by a stable name such as /dev/disk/by-id/NAME.'
+                      'group lies on, as LVM names them (pvs), such as /dev/sdb.'
                       % (where, ', '.join(missing), context['hostname']))
     vgs = context['vgs']
     if vgs is not None and name not in vgs and not as_bool(pool.get('build', False)):

@@ -24,7 +24,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_host_pool_direct
 KEY = 'AQBvaBFZAAAAABAAsLKfgyZ9Y6ZXoQ6E4Q5BVA=='
 
 DIR = {'name': 'default', 'path': '/var/lib/libvirt/images'}
-LOGICAL = {'name': 'guests', 'type': 'logical', 'devices': ['/dev/disk/by-id/virtio-data'], 'build': True}
+LOGICAL = {'name': 'guests', 'type': 'logical', 'devices': ['/dev/vdb'], 'build': True}
 NETFS = {'name': 'shared', 'type': 'netfs', 'host': 'nfs1.example.org', 'export': '/srv/nfs/images',
          'path': '/var/lib/libvirt/shared'}
 ISCSI = {'name': 'san', 'type': 'iscsi', 'host': '192.0.2.30', 'port': 3260,
@@ -93,23 +93,30 @@ def test_logical_volume_group_names_lvm_takes(name):
     assert "vg_name %r is not a volume group name LVM takes" % name in only_error([dict(LOGICAL, vg_name=name)])
 
 
+def test_logical_devices_are_named_as_lvm_names_them():
+    message = only_error([dict(LOGICAL, devices=['/dev/disk/by-id/virtio-data', '/dev/vdc'])])
+    assert message == ("kvm_host_storage_pools[0] entry 'guests': devices /dev/disk/by-id/virtio-data are links under "
+                       "/dev/disk: libvirt finds a logical pool's volume group by the device names LVM prints (pvs), "
+                       "so give the names they point to, such as /dev/sdb.")
+
+
 def test_wipe_needs_build():
     message = only_error([dict(LOGICAL, build=False, wipe=True)])
     assert 'wipe is true but build is false' in message
 
 
 def test_logical_devices_must_exist_on_the_host():
-    paths = {'/dev/disk/by-id/virtio-data': {'exists': False, 'isdir': False}}
+    paths = {'/dev/vdb': {'exists': False, 'isdir': False}}
     message = only_error([LOGICAL], paths=paths)
-    assert message == ("kvm_host_storage_pools[0] entry 'guests': devices /dev/disk/by-id/virtio-data do not exist on "
-                       "hv01 (or are directories). Give the block devices the volume group lies on, by a stable name "
-                       "such as /dev/disk/by-id/NAME.")
-    present = {'/dev/disk/by-id/virtio-data': {'exists': True, 'isdir': False}}
+    assert message == ("kvm_host_storage_pools[0] entry 'guests': devices /dev/vdb do not exist on "
+                       "hv01 (or are directories). Give the block devices the volume group lies on, as LVM names them "
+                       "(pvs), such as /dev/sdb.")
+    present = {'/dev/vdb': {'exists': True, 'isdir': False}}
     assert pool_errors(params([LOGICAL], paths=present)) == []
 
 
 def test_an_active_logical_pool_is_not_asked_for_its_devices():
-    paths = {'/dev/disk/by-id/virtio-data': {'exists': False, 'isdir': False}}
+    paths = {'/dev/vdb': {'exists': False, 'isdir': False}}
     now = {'guests': {'state': 'active', 'autostart': 'yes', 'path': '/dev/guests', 'type': 'logical'}}
     assert pool_errors(params([LOGICAL], paths=paths, pools_now=now, vgs=[])) == []
 
@@ -117,7 +124,7 @@ def test_an_active_logical_pool_is_not_asked_for_its_devices():
 def test_a_missing_volume_group_without_build_is_refused_before_anything_changes():
     message = only_error([dict(LOGICAL, build=False)], vgs=['system'])
     assert message.startswith("kvm_host_storage_pools[0] entry 'guests': the volume group guests does not exist on "
-                              "hv01, and build is false. Create it (vgcreate guests /dev/disk/by-id/virtio-data)")
+                              "hv01, and build is false. Create it (vgcreate guests /dev/vdb)")
     assert pool_errors(params([dict(LOGICAL, build=False)], vgs=['guests'])) == []
     # Not read (lvm2 not installed yet): the role reads again before it builds.
     assert pool_errors(params([dict(LOGICAL, build=False)], vgs=None)) == []
@@ -192,7 +199,7 @@ def test_duplicate_names_directories_devices_and_targets():
         'kvm_host_storage_pools has duplicate names or paths: /var/lib/libvirt/images',
         'kvm_host_storage_pools: pools shared, shared2 share the NFS export nfs1.example.org:/srv/nfs/images; give '
         'each pool its own.',
-        'kvm_host_storage_pools: pools guests, more share the device /dev/disk/by-id/virtio-data; give each pool '
+        'kvm_host_storage_pools: pools guests, more share the device /dev/vdb; give each pool '
         'its own.',
         'kvm_host_storage_pools: pools san, san2 share the iSCSI target 192.0.2.30 '
         'iqn.2026-01.org.example:storage.lun1; give each pool its own.']
