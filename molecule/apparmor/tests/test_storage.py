@@ -165,3 +165,31 @@ cat /root/kvmtest-full.err >&2
     print("\npool-build --no-overwrite: %s; libvirt said: %s" % (result.stdout.split(), result.stderr.strip()))
     assert result.stdout.split() == ["built=no", "label=kvmtest-data", "vg=no"]
     assert "forced overwrite is necessary" in result.stderr or "already formatted" in result.stderr
+
+
+def test_a_cephx_key_goes_into_a_private_secret_by_stdin(host):
+    """The libvirt side of an rbd pool's secret, without Ceph: the two virsh commands of
+    kvm_host's tasks "The rbd pools' libvirt secrets ..." (storage_pools.yml), fed by stdin as
+    the role feeds them, with the secret XML its filter makes for a pool named kvmtest-rbd.
+    libvirt keeps the value, refuses to hand it back, and its files are root's alone."""
+    uuid = "8b340da6-f327-5dc5-ad6e-31d81d32b897"  # secret_uuid() of the pool kvmtest-rbd
+    key = "AQBvaBFZAAAAABAAsLKfgyZ9Y6ZXoQ6E4Q5BVA=="  # made up
+    script = """
+set -e
+virsh() {{ command virsh --connect qemu:///system "$@"; }}
+virsh secret-define --file /dev/stdin >/dev/null <<XML
+<secret ephemeral="no" private="yes">
+  <uuid>{uuid}</uuid>
+  <usage type="ceph"><name>client.libvirt kvmcloud pool kvmtest-rbd</name></usage>
+</secret>
+XML
+printf '%s' '{key}' | virsh secret-set-value --secret {uuid} --file /dev/stdin >/dev/null
+virsh secret-get-value {uuid} >/dev/null 2>&1 && echo readable=yes || echo readable=no
+stat -c 'mode=%a:%U' /etc/libvirt/secrets/{uuid}.base64
+echo stored=$(base64 -d /etc/libvirt/secrets/{uuid}.base64 | base64 -w0)
+virsh secret-undefine {uuid} >/dev/null
+test -e /etc/libvirt/secrets/{uuid}.base64 && echo left=yes || echo left=no
+""".format(uuid=uuid, key=key)
+    lines = host.run_expect([0], "bash -s <<'KVMTEST'\n%s\nKVMTEST" % script).stdout.split()
+    print("\n%s" % lines)
+    assert lines == ["readable=no", "mode=600:root", "stored=" + key, "left=no"]
