@@ -11,7 +11,7 @@ Each command costs seconds over SSH under TCG, so the host is read in one call
 """
 
 import json
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 import pytest
 
