@@ -202,7 +202,7 @@ else
   # Each VM scenario keeps one emulated CPU busy for most of its run; on two cores, running
   # them side by side takes about as long as the slower one alone, and anything else next
   # to them slows both (CI saw them pass 2700 s with the controller matrix alongside).
-  step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt)" 2700 \
+  step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
     molecule test --scenario-name apparmor &
   apparmor_step=$!
   step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \

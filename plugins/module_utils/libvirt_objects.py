@@ -129,7 +129,7 @@ def libvirt_objects(fs, runner):
         return empty
     pools = parse_list(pools, ('state', 'autostart'))
     for name, pool in pools.items():
-        pool['path'] = pool_path(fs.read('/etc/libvirt/storage/%s.xml' % name))
+        pool['path'], pool['type'] = pool_definition(fs.read('/etc/libvirt/storage/%s.xml' % name))
     return {
         'read': True,
         'note': None,
@@ -138,14 +138,15 @@ def libvirt_objects(fs, runner):
     }
 
 
-def pool_path(xml_text):
-    """The target path of a pool's persistent definition, or None (transient, unreadable, or
-    a pool without a target path such as an RBD pool). Read from libvirt's own file: one virsh
-    call per pool would cost a process each."""
+def pool_definition(xml_text):
+    """(target path, type) of a pool's persistent definition; None for what it lacks (a
+    transient or unreadable pool has neither, an RBD pool no target path). Read from
+    libvirt's own file: one virsh call per pool would cost a process each."""
     if not xml_text:
-        return None
+        return None, None
     try:
-        path = ElementTree.fromstring(xml_text).findtext('target/path')
+        root = ElementTree.fromstring(xml_text)
     except ElementTree.ParseError:
-        return None
-    return path.strip() if path else None
+        return None, None
+    path = root.findtext('target/path')
+    return (path.strip() if path else None), root.get('type')

@@ -268,7 +268,9 @@ ansible_facts:
             - With O(gather_libvirt_objects), C(read) (bool), C(note) (why not read), C(pools) and
               C(networks), each a dict by name of C(state) and C(autostart) (networks also C(persistent)),
               as virsh prints them. Each pool also has C(path), the target path of its persistent
-              definition (null for a transient pool or one without a path) (version 0.4.0).
+              definition (null for a transient pool or one without a path) (version 0.4.0), and
+              C(type), its type there (C(dir), C(logical), C(netfs), C(iscsi), C(rbd), ...; null for a
+              transient pool) (version 0.4.0).
           type: dict
           returned: when O(gather_libvirt_objects) is true
           version_added: 0.4.0

@@ -32,6 +32,11 @@ case $flavor in
   apparmor-trixie)
     suite=trixie
     packages+=,apparmor,apparmor-utils
+    # The storage pools' tools (LVM, the NFS and iSCSI clients libvirt runs) and the NFS
+    # server and iSCSI target (LIO, targetcli) the scenario serves itself on loopback.
+    # Debian 13 ships libvirt's logical and iSCSI backends in packages of their own.
+    packages+=,lvm2,nfs-common,nfs-kernel-server,open-iscsi,targetcli-fb
+    packages+=,libvirt-daemon-driver-storage-logical,libvirt-daemon-driver-storage-iscsi
     cmdline='apparmor=1 security=apparmor'
     ;;
   selinux-bookworm)

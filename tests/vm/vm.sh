@@ -2,7 +2,10 @@
 # Starts, reaches or stops a throwaway tier-2 test VM: QEMU under TCG booting the image
 # that build-image.sh makes (built first if the cache misses).
 #
-#   vm.sh start NAME FLAVOR PORT    boot, and wait until root can log in by SSH
+#   vm.sh start NAME FLAVOR PORT [DATA_GIB]
+#                                   boot, and wait until root can log in by SSH; with
+#                                   DATA_GIB, an empty second virtio disk of that size
+#                                   (/dev/disk/by-id/virtio-kvmcloud-data), for LVM tests
 #   vm.sh ssh NAME [COMMAND...]     run a command in the VM as root (or open a shell)
 #   vm.sh stop NAME                 kill the VM and drop its disk
 #
@@ -28,8 +31,8 @@ ssh_to() {
 }
 
 start() {
-  local name=$1 flavor=$2 port=$3
-  local image run=$cache/run/$1 started
+  local name=$1 flavor=$2 port=$3 data_gib=${4:-0}
+  local image run=$cache/run/$1 started data=()
   "$here/build-image.sh" "$flavor"
   # The build's own directory, not the checkout's link to it: a later recipe moves the link,
   # while this VM's overlay keeps its backing file.
@@ -39,12 +42,19 @@ start() {
   echo "$image" >"$run/image"
   echo "$port" >"$run/port"
   qemu-img create -q -f qcow2 -F qcow2 -b "$image/disk.qcow2" "$run/disk.qcow2"
+  if ((data_gib > 0)); then
+    # Blank and sparse: only what the tests write takes space. A PCI slot after the root
+    # disk's, so the kernel still names the root disk vda (root=/dev/vda).
+    qemu-img create -q -f qcow2 "$run/data.qcow2" "${data_gib}G"
+    data=(-drive "file=$run/data.qcow2,if=none,id=data0,format=qcow2,cache=unsafe"
+      -device "virtio-blk-pci,drive=data0,serial=kvmcloud-data,addr=0x10")
+  fi
   # The guest reboots in place (same kernel): tests of persistence across reboots need that.
   qemu-system-x86_64 -name "$name" -accel tcg,tb-size=256 -m 2048 -smp 2 \
     -nodefaults -display none -monitor none -serial "file:$run/serial.log" \
     -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
     -append "root=/dev/vda rw console=ttyS0 $(cat "$image/cmdline") systemd.hostname=$name" \
-    -drive "file=$run/disk.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
+    -drive "file=$run/disk.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" "${data[@]}" \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0 \
     -device virtio-rng-pci \
     -daemonize -pidfile "$run/qemu.pid"
@@ -79,15 +89,15 @@ stop() {
     [ ! -d "/proc/$pid" ] || kill -KILL "$pid"
   fi
   # The serial log stays for a post-mortem; the next start overwrites it.
-  rm -f "$run/disk.qcow2" "$run/qemu.pid"
+  rm -f "$run/disk.qcow2" "$run/data.qcow2" "$run/qemu.pid"
 }
 
 case "${1:-}" in
-  start) start "${2:?name}" "${3:?flavor}" "${4:?port}" ;;
+  start) start "${2:?name}" "${3:?flavor}" "${4:?port}" "${5:-0}" ;;
   ssh) ssh_to "${2:?name}" "${@:3}" ;;
   stop) stop "${2:?name}" ;;
   *)
-    echo "usage: $0 start NAME FLAVOR PORT | ssh NAME [COMMAND...] | stop NAME" >&2
+    echo "usage: $0 start NAME FLAVOR PORT [DATA_GIB] | ssh NAME [COMMAND...] | stop NAME" >&2
     exit 2
     ;;
 esac

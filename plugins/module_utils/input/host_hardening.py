@@ -12,21 +12,17 @@ string: Python's `$` would let a trailing newline through.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import collections
 import ipaddress
 import os
 import re
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import (
     normalize_value, render_value)
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input import libvirt_keys
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
-    is_system_place, system_place_rule)
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input import libvirt_keys, storage_pools
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.tls_certificates import (
     migration_certificate_errors)
 
 OCTAL_MODE = re.compile(r'0?[0-7]{3}')
-POOL_NAME = re.compile(r'[A-Za-z0-9_.-]+')
 # A libvirt config key (qemu.conf, libvirtd.conf): what its augeas lens and the parser accept.
 CONF_KEY = re.compile(r'[A-Za-z][A-Za-z0-9_]*')
 # Paths that end up in AppArmor rules, SELinux file-context regexes, systemd units and domain
@@ -196,8 +192,8 @@ def qemu_conf_weakening_errors(conf):
 
 def kvm_host_errors(params):
     """params: layout, layouts_available, distribution, distribution_major_version, libvirt_version
-    (installed, or None), socket_modes {var: value}, hugepages_2m_count, storage_pools,
-    pool_mode_default, qemu_conf, daemon_conf."""
+    (installed, or None), socket_modes {var: value}, hugepages_2m_count, qemu_conf, daemon_conf,
+    and the pools' values storage_pools.pool_errors reads."""
     release = libvirt_release(params)
     errors = (conf_key_errors('kvm_host_qemu_conf', params['qemu_conf'])
               or known_key_errors('kvm_host_qemu_conf', params['qemu_conf'], libvirt_keys.QEMU_CONF, 'qemu.conf',
@@ -234,49 +230,8 @@ def kvm_host_errors(params):
     hugepages = as_int(params['hugepages_2m_count'])
     if hugepages is None or hugepages < 0:
         errors.append('kvm_host_hugepages_2m_count=%s must be 0 or more.' % params['hugepages_2m_count'])
-    pools = params['storage_pools']
-    for index, pool in enumerate(pools):
-        path = str(pool.get('path', ''))
-        mode = pool.get('mode') or params['pool_mode_default']
-        if (POOL_NAME.fullmatch(str(pool.get('name', ''))) is None or not is_safe_path(path)
-                or not is_octal_mode(mode)):
-            errors.append("kvm_host_storage_pools[%d] entry %r: the name may hold only letters, digits, '.', '_' "
-                          "and '-'; path (%r) must be absolute without '..', holding only letters, digits and "
-                          "'/._@-'; mode (%s) must be an octal string."
-                          % (index, pool.get('name'), path, mode))
-        elif is_system_place(path) or int(mode, 8) & 0o002:
-            # The role creates the pool directory and sets its mode, and libvirt lists every file
-            # in it as a volume.
-            errors.append("kvm_host_storage_pools[%d] entry %r: path (%s) must not be %s, and mode (%s) must not "
-                          "let others write: the role sets the directory's mode and libvirt makes each file in "
-                          "it a volume. Use a directory of its own, such as /var/lib/libvirt/images/NAME, mode "
-                          '"0711".' % (index, pool.get('name'), path, system_place_rule(), mode))
-    errors.extend(pool_collision_errors(pools, params.get('pools_now') or {}))
-    names = [pool.get('name') for pool in pools]
-    paths = [str(pool.get('path', '')).rstrip('/') for pool in pools]
-    repeated = [key for key, count in collections.Counter(names + paths).items() if count > 1]
-    if len(set(names)) != len(names) or len(set(paths)) != len(paths):
-        errors.append('kvm_host_storage_pools has duplicate names or paths: %s' % ', '.join(map(str, repeated)))
-    return errors
-
-
-def pool_collision_errors(pools, pools_now):
-    """Declared pools that collide with a pool libvirt has: the same name at another path (the
-    role would make the directory and leave libvirt's pool where it is), or the same path under
-    another name (libvirt refuses two pools on one directory). POOLS_NOW is
-    ansible_facts.kvm_host.libvirt.pools: {name: {'path': ...}}."""
-    errors = []
-    owners = dict((str(info.get('path')).rstrip('/'), name) for name, info in pools_now.items() if info.get('path'))
-    for index, pool in enumerate(pools):
-        name, path = pool.get('name'), str(pool.get('path', '')).rstrip('/')
-        there = (pools_now.get(name) or {}).get('path')
-        if there and there.rstrip('/') != path:
-            errors.append("kvm_host_storage_pools[%d] entry %r: libvirt already has a pool %s at %s, not %s. The role "
-                          "does not move a pool: give that path, or another name." % (index, name, name, there, path))
-        elif owners.get(path, name) != name:
-            errors.append("kvm_host_storage_pools[%d] entry %r: %s is already the directory of libvirt's pool %s, "
-                          "and libvirt keeps one pool per directory. Name the entry %s, or give another path."
-                          % (index, name, path, owners[path], owners[path]))
+    # Pools of every type, their uniqueness and libvirt's pools: a module of their own.
+    errors.extend(storage_pools.pool_errors(params))
     return errors
 
 

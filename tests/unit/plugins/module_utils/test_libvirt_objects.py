@@ -47,7 +47,7 @@ def test_objects_read_through_the_read_only_connection(make_host):
                          VIRSH + ('net-list', '--all'): (0, NETS, '')})
     objects = libvirt_objects(fs, runner)
     assert objects['read'] is True
-    assert objects['pools']['tenants'] == {'state': 'inactive', 'autostart': 'no', 'path': None}
+    assert objects['pools']['tenants'] == {'state': 'inactive', 'autostart': 'no', 'path': None, 'type': None}
     assert objects['networks']['tenant-iso'] == {'state': 'active', 'autostart': 'yes', 'persistent': 'yes'}
 
 
@@ -194,14 +194,26 @@ def test_path_states_say_whether_each_is_a_directory_and_its_owner(make_host):
     assert path_states(fs, []) == {}
 
 
-def test_each_pool_has_the_path_of_its_persistent_definition(make_host):
-    fs = make_host({'/usr/bin/virsh': ('mode', '', 0o755),
-                    '/etc/libvirt/storage/default.xml': "<pool type='dir'><name>default</name>"
-                                                        "<target><path>/var/lib/libvirt/images</path></target></pool>",
-                    '/etc/libvirt/storage/tenants.xml': "<pool type='dir'><name>tenants</name><broken>"})
+def read_pools(make_host, definitions):
+    """The pools libvirt_objects reads with POOLS listed and these files in /etc/libvirt/storage."""
+    files = dict(('/etc/libvirt/storage/%s.xml' % name, text) for name, text in definitions.items())
+    fs = make_host(dict(files, **{'/usr/bin/virsh': ('mode', '', 0o755)}))
     runner = FakeRunner({VIRSH + ('pool-list', '--all'): (0, POOLS, ''),
                          VIRSH + ('net-list', '--all'): (0, NETS, '')})
-    pools = libvirt_objects(fs, runner)['pools']
-    assert pools['default']['path'] == '/var/lib/libvirt/images'
-    # Unparsable, and no file at all (a transient pool): no path rather than a guess.
+    return libvirt_objects(fs, runner)['pools']
+
+
+def test_each_pool_has_the_path_and_type_of_its_persistent_definition(make_host):
+    pools = read_pools(make_host, {
+        'default': "<pool type='dir'><name>default</name><target><path>/var/lib/libvirt/images</path></target></pool>",
+        'tenants': "<pool type='dir'><name>tenants</name><broken>"})
+    assert (pools['default']['path'], pools['default']['type']) == ('/var/lib/libvirt/images', 'dir')
+    # Unparsable, and no file at all (a transient pool): no path or type rather than a guess.
     assert pools['tenants']['path'] is None and pools['my pool']['path'] is None
+    assert pools['tenants']['type'] is None and pools['my pool']['type'] is None
+
+
+def test_a_pool_without_a_target_path_still_has_its_type(make_host):
+    pools = read_pools(make_host, {'tenants': "<pool type='rbd'><name>tenants</name><source><name>rbd</name>"
+                                              "</source></pool>"})
+    assert (pools['tenants']['path'], pools['tenants']['type']) == (None, 'rbd')
