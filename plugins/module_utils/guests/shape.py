@@ -339,8 +339,9 @@ def entry_of(guests, guest):
     return 'kvm_guests_list[%d] entry %s' % (index, text(guest['name']))
 
 
-def check_guests(guests, profiles):
-    """One message per rule an entry breaks, each with its value and the fix."""
+def check_guests(guests, profiles, cpu_mode):
+    """One message per rule an entry breaks, each with its value and the fix. cpu_mode is
+    kvm_guests_cpu_mode, which check_settings checks: a guest that takes it is not blamed for it."""
     errors = []
     for guest in guests:
         disks = guest['disks']
@@ -352,7 +353,7 @@ def check_guests(guests, profiles):
             problems.append('state (%s) must be running, shutoff or undefined' % text(guest['state']))
         if not isinstance(guest['autostart'], bool):
             problems.append('autostart (%s) must be true or false' % text(guest['autostart']))
-        if guest['cpu_mode'] not in CPU_MODES:
+        if guest['cpu_mode'] not in CPU_MODES and guest['cpu_mode'] != cpu_mode:
             problems.append('cpu_mode (%s) must be host-passthrough, host-model or fleet, or left out for'
                             ' kvm_guests_cpu_mode' % text(guest['cpu_mode']))
         if not 1 <= guest['vcpus'] <= 255:
@@ -480,7 +481,7 @@ def build(settings):
               + check_profiles(settings, profiles, invalid_profiles)
               + check_images(images)
               + check_names(settings, guests, profiles)
-              + check_guests(guests, profiles)
+              + check_guests(guests, profiles, settings.get('cpu_mode'))
               + check_disks(guests, wanted, images)
               + check_nics(guests, wanted, restricted_networks(settings))
               + check_macs(wanted)

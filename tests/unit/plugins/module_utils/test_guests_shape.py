@@ -62,6 +62,11 @@ def test_a_guest_cpu_mode_wins_over_the_roles():
     assert shaped['fleet_cpu_baseline'] is True
 
 
+def test_a_wrong_kvm_guests_cpu_mode_is_blamed_on_the_variable_not_on_the_guests_taking_it():
+    assert errors(cpu_mode='host-copy', guests=[guest('g1'), guest('g2', cpu_mode='fleet')]) == [
+        'kvm_guests_cpu_mode (host-copy) must be host-passthrough, host-model or fleet.']
+
+
 def test_profiles_are_merged_over_defaults_and_the_builtin_ones():
     shaped = shape.build(settings(profiles={'fast': {'disk_io': 'threads', 'iothreads': 2},
                                             'secure': {'graphics': 'vnc'}, 'empty': None}))
