@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_host_pool_plan import kvm_host_pool_plan
 from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_host_pool_directories import kvm_host_pool_directories
+from ansible_collections.kvmcloud.hypervisor.plugins.filter.kvm_host_pools_typed import kvm_host_pools_typed
 
 DIR = {'name': 'default', 'path': '/var/lib/libvirt/images'}
 SAN = {'name': 'san', 'type': 'iscsi', 'host': '127.0.0.1', 'iqn': 'iqn.2026-12.test.kvmcloud:pools'}
@@ -29,6 +30,15 @@ def test_the_plan_of_a_converged_host_is_empty():
 def test_the_plan_defines_what_libvirt_lacks():
     plan = kvm_host_pool_plan([DIR, SAN], {'default': {'state': 'active', 'autostart': 'yes'}})
     assert [pool['name'] for pool in plan['define']] == ['san'] and plan['start'] == plan['autostart'] == ['san']
+
+
+def test_pools_get_their_type_and_state_and_can_be_picked_by_them():
+    gone = {'name': 'old', 'state': 'absent'}
+    pools = [DIR, SAN, gone, 'not a mapping']
+    assert [(p['name'], p['type'], p['state']) for p in kvm_host_pools_typed(pools)] == [
+        ('default', 'dir', 'present'), ('san', 'iscsi', 'present'), ('old', 'dir', 'absent')]
+    assert [p['path'] for p in kvm_host_pools_typed(pools, type='dir', state='present')] == ['/var/lib/libvirt/images']
+    assert kvm_host_pools_typed(pools, type='netfs') == [] and 'type' not in DIR
 
 
 def test_the_directories_to_make():
