@@ -34,7 +34,9 @@ options:
 EXAMPLES = r"""
 - name: The directories of the directory pools declared present
   ansible.builtin.debug:
-    msg: "{{ kvm_host_storage_pools | kvmcloud.hypervisor.kvm_host_pools_typed(type='dir', state='present') | map(attribute='path') }}"
+    msg: >-
+      {{ kvm_host_storage_pools | kvmcloud.hypervisor.kvm_host_pools_typed(type='dir', state='present')
+         | map(attribute='path') }}
 """
 
 RETURN = r"""
