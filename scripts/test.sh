@@ -22,6 +22,10 @@ ensure_apt_packages shellcheck qemu-system-x86 qemu-utils e2fsprogs openssh-clie
 bootstrap bookworm trixie
 log "bootstrap done after $((SECONDS - suite_started)) s"
 
+# Molecule and pytest wrap their output at the terminal's width: logs this wide keep each
+# test's id and reason on one line, for failure_reasons.
+export COLUMNS=300
+
 logs=$PWD/.cache/logs
 rm -rf "$logs" && mkdir -p "$logs"
 results_dir=$(mktemp -d)
@@ -40,8 +44,15 @@ cpu_busy() {
   awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
 
+# The failed pytest cases and Ansible tasks a step's log names (at most 8), without colours
+# and Molecule's frame, indented.
+failure_reasons() {
+  sed 's/\x1b\[[0-9;]*m//g; s/^ *│ *//' "$1" |
+    grep -a -E '^(FAILED|ERROR) |^fatal: |^failed: ' | tail -n 8 | cut -c1-300 | sed 's/^/        /'
+}
+
 step() {
-  local name=$1 limit=$2 start rc slug cpu_start
+  local name=$1 limit=$2 start rc slug cpu_start reasons
   shift 2
   slug=$(tr -c 'a-z0-9\n' '-' <<<"${name,,}" | cut -c1-64)
   start=$SECONDS
@@ -66,6 +77,9 @@ step() {
       echo "----"
     } >&2
     echo "$name|$slug" >>"$results_dir/failed"
+    # A CI page may keep only the summary: the failed tests and tasks go with its line.
+    reasons=$(failure_reasons "$logs/$slug.log")
+    [ -z "$reasons" ] || line+=$'\n'$reasons
   fi
   log "$(date +%T) $line"
   # Named by the time it ended: steps of two lanes can end at once.

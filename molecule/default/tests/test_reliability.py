@@ -44,12 +44,25 @@ def kill_playbook_when(hostname, condition, then="true", args=(), timeout=600):
     watcher = "for i in $(seq %d); do if %s; then %s; exit 0; fi; sleep 0.05; done; exit 1" % (
         timeout * 20, condition, then)
     run = start_playbook(*args, limit=hostname)
+    watch = subprocess.Popen(["docker", "exec", hostname, "sh", "-c", watcher], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     try:
-        caught = in_container(hostname, watcher, timeout=timeout + 30)
+        # A playbook that ends without reaching the point fails the test at once, not after
+        # the watcher's whole timeout.
+        deadline = time.monotonic() + timeout + 30
+        while watch.poll() is None and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if watch.poll() is None:
+            try:
+                watch.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                watch.kill()
     finally:
         subprocess.run(["kill", "-KILL", "--", "-%d" % run.pid], check=False)
         run.wait()
-    assert caught.returncode == 0, "the playbook never reached the point to interrupt: %s" % caught.stderr
+    _out, err = watch.communicate()
+    assert watch.returncode == 0, "the playbook never reached the point to interrupt (it ended with %s): %s" % (
+        run.returncode, err)
 
 
 def daemon_times(hostname):
