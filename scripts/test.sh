@@ -209,8 +209,9 @@ else
   default_step=$!
   controller_checks
   controller_matrix
-  # In this lane, which ends before the default scenario does without it.
-  step "molecule: migration (two Debian 13 containers: a guest moved live over TLS and back)" 900 \
+  # In this lane, which ends before the default scenario does without it; so do the reliability
+  # cases (killed runs, dead package sources, drift), on its second host.
+  step "molecule: migration (two Debian 13 containers: a guest moved live over TLS and back; killed runs, drift)" 900 \
     molecule test --scenario-name migration
   wait "$default_step" || true
   # Each VM scenario keeps one emulated CPU busy for most of its run; on two cores, running

@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from host_state import SNAPSHOT
 from playbook import PROJECT, failures, play_section, playbook_command, recap
 
 # A password hash and a key in the cloud-init data of guests whose entries are refused: no
@@ -350,18 +351,6 @@ FRESH_CASES = ["qemu.conf key with a newline", "qemu.conf value holding both quo
                "libvirt administrator without an account", "uplink that carries a storage address",
                "scrape user with a password instead of a hash"]
 FRESH_HOST = "kvmcloud-bad-input-fresh"
-
-SNAPSHOT = ("cd / && find etc/libvirt etc/systemd/system etc/systemd/network etc/sysctl.d etc/udev etc/pki etc/modules-load.d"
-            " etc/kvmcloud \\( -type f -o -type l \\) -print0"
-            " 2>/dev/null | sort -z | xargs -0 ls -l --time-style=+ ; cat /proc/sys/net/ipv4/ip_forward;"
-            " cd / && find etc/libvirt etc/systemd/system -type f -print0 | sort -z | xargs -0 sha256sum;"
-            " virsh -c qemu:///system pool-list --all --name; virsh -c qemu:///system net-list --all --name;"
-            " stat -c '%n %a %U %G' /run/libvirt/libvirt-sock /run/libvirt/libvirt-sock-ro; ip -br link;"
-            # Top directories a pool or guest path could re-permission, and the image directories.
-            " stat -c '%n %a %U %G' / /etc /srv /var /var/lib /var/lib/libvirt;"
-            " find /var/lib/libvirt/images /srv -maxdepth 3 -printf '%p %m %u %g\\n' 2>/dev/null | sort;"
-            # Accounts, groups and packages: none created or installed as a side effect.
-            " getent passwd; getent group; dpkg-query -W -f '${Package} ${Version} ${Status}\\n'")
 
 MAIN_PLAY = "KVM hosts are hardened hypervisors"
 STORAGE_LINK = "kvmstore0"

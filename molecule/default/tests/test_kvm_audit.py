@@ -4,7 +4,7 @@ The audit reads the live host; these tests check it agrees with the host's real 
 that weakening a control by hand turns exactly that control to fail.
 """
 
-import json
+from host_state import audit_controls
 
 # Controls whose settings the roles apply, and which a container can show. N3 and N4 need
 # a running guest (test_kvm_network.py starts one); N5's module belongs to the container host.
@@ -13,13 +13,8 @@ APPLIED_BY_THE_ROLES = ["H2", "H3", "H4", "L1", "L2", "L3", "L4", "L5", "L6", "L
 
 
 def audit(host, hostname):
-    args = {"virt_host_validate": False}
-    if hostname == "kvmhost-bookworm":
-        # This host keeps libvirt's default NAT network on purpose.
-        args["allowed_networks"] = ["default"]
-    result = host.ansible("kvmcloud.hypervisor.kvm_audit", json.dumps(args), check=False, become=True)
-    assert "controls" in result, result
-    return {control["id"]: control for control in result["controls"]}
+    # kvmhost-bookworm keeps libvirt's default NAT network on purpose.
+    return audit_controls(host, ["default"] if hostname == "kvmhost-bookworm" else [])
 
 
 def test_controls_applied_by_the_role_pass(host, hostname):
