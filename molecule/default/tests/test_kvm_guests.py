@@ -216,7 +216,7 @@ def test_base_images_from_a_host_path_and_a_url_are_checksummed(host, hostname):
     host.run_expect([0], "systemd-run --unit kvm-guests-http python3 -m http.server --bind 127.0.0.1"
                          " --directory %s 18080" % src)
     probe = "python3 -c 'import urllib.request as u; u.urlopen(\"http://127.0.0.1:18080/\")'"
-    for _attempt in range(20):
+    for _attempt in range(60):
         if host.run(probe).rc == 0:
             break
         time.sleep(0.5)

@@ -64,7 +64,7 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'eth0')
 s.bind(('', 68))
-s.settimeout(5)
+s.settimeout(25)
 s.sendto(packet, ('255.255.255.255', 67))
 while True:
     data = s.recv(4096)
@@ -171,7 +171,7 @@ def standins(host):
             run(host, "ip -n %s neigh replace %s lladdr %s dev eth0 nud permanent" % (ns, mgmt, bridge_mac))
         run(host, "printf '%%s' %s > /tmp/kvmnet-listener.py" % _shell_quote(LISTENER))
         run(host, "systemd-run --unit kvmnet-listener --collect python3 /tmp/kvmnet-listener.py")
-        run(host, "for i in $(seq 50); do ss -Hltn | grep -q ':%d ' && exit 0; sleep 0.1; done; exit 1" % LISTENER_PORT)
+        run(host, "for i in $(seq 300); do ss -Hltn | grep -q ':%d ' && exit 0; sleep 0.1; done; exit 1" % LISTENER_PORT)
         yield {"isolation": isolation, "management": mgmt, "network": (net_name, net_bridge, net_host)}
     finally:
         host.run("systemctl stop kvmnet-listener")
@@ -238,7 +238,7 @@ def test_guests_cannot_reach_the_host_until_the_guard_goes(host, standins):
 
 def test_nat_or_isolated_network_guests_keep_dhcp_and_dns(host, standins):
     name, bridge, net_host = standins["network"]
-    offer = host.run(in_ns("kn-na", "timeout 10 python3 -c %s 02:00:00:00:0c:01" % _shell_quote(DHCP_DISCOVER)))
+    offer = host.run(in_ns("kn-na", "timeout 30 python3 -c %s 02:00:00:00:0c:01" % _shell_quote(DHCP_DISCOVER)))
     dns = connects(host, "kn-na", net_host, 53)
     print("\n%s (%s): DHCP offer %r (rc %d), DNS over TCP: %s"
           % (name, bridge, offer.stdout.strip(), offer.rc, dns))
@@ -497,7 +497,7 @@ def migration_standin(host):
         listener = PORTS_LISTENER % (address, list(GUARDED_PORTS[1:] + OPEN_PORTS))
         run(host, "printf '%%s' %s > /tmp/kvmnet-migration-listener.py" % _shell_quote(listener))
         run(host, "systemd-run --unit kvmnet-migration-listener --collect python3 /tmp/kvmnet-migration-listener.py")
-        run(host, "for i in $(seq 50); do [ $(ss -Hltn | grep -c '%s:4915[12]\\|%s:4921[56]') = 4 ] && exit 0;"
+        run(host, "for i in $(seq 300); do [ $(ss -Hltn | grep -c '%s:4915[12]\\|%s:4921[56]') = 4 ] && exit 0;"
                   " sleep 0.1; done; exit 1" % (address, address))
         yield address
     finally:
