@@ -48,18 +48,20 @@ options:
       - Read C(virsh domcapabilities) for this domain type, architecture and machine type.
     type: dict
     suboptions:
-      virttype:
-        description: The domain type, C(kvm) or C(qemu).
-        type: str
-        required: true
-      arch:
-        description: The guest architecture.
-        type: str
-        default: x86_64
-      machine:
-        description: The machine type, for example C(q35).
-        type: str
-        default: q35
+      # The domain type, architecture and machine type, shared with cpu_baseline (GUEST_KIND).
+      <<: &guest_kind
+        virttype:
+          description: The domain type, C(kvm) or C(qemu).
+          type: str
+          required: true
+        arch:
+          description: The guest architecture.
+          type: str
+          default: x86_64
+        machine:
+          description: The machine type, for example C(q35).
+          type: str
+          default: q35
       host_cpu:
         description: Also return the CPU libvirt's C(host-model) stands for on this host (C(host_cpu) of RV(domcapabilities)).
         type: bool
@@ -78,18 +80,7 @@ options:
         type: list
         elements: str
         required: true
-      virttype:
-        description: The domain type, C(kvm) or C(qemu).
-        type: str
-        required: true
-      arch:
-        description: The guest architecture.
-        type: str
-        default: x86_64
-      machine:
-        description: The machine type, for example C(q35).
-        type: str
-        default: q35
+      <<: *guest_kind
   images:
     description:
       - Disk images to read with C(qemu-img info). A missing file is reported as not existing.
@@ -283,11 +274,15 @@ def read_domains(reader, wanted, every=False):
     return domains
 
 
-def parse_domcapabilities(text):
+def parse_xml(text, command):
     try:
-        root = ET.fromstring(text)
+        return ET.fromstring(text)
     except ET.ParseError as exc:
-        raise ReadError('virsh domcapabilities printed no XML: %s' % exc)
+        raise ReadError('virsh %s printed no XML: %s' % (command, exc))
+
+
+def parse_domcapabilities(text):
+    root = parse_xml(text, 'domcapabilities')
     firmware = []
     for enum in root.iter('enum'):
         if enum.get('name') == 'firmware':
@@ -319,10 +314,7 @@ def read_domcapabilities(reader, spec):
 
 
 def parse_cpu(text):
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise ReadError('virsh hypervisor-cpu-baseline printed no XML: %s' % exc)
+    root = parse_xml(text, 'hypervisor-cpu-baseline')
     model = root.find('model')
     if root.tag != 'cpu' or model is None or not (model.text or '').strip():
         raise ReadError('virsh hypervisor-cpu-baseline printed no CPU model: %s' % text[:200])

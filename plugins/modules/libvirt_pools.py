@@ -61,7 +61,7 @@ options:
     elements: dict
     default: []
     suboptions:
-      name:
+      name: &pool_name
         description: The pool's name.
         type: str
         required: true
@@ -77,10 +77,7 @@ options:
     elements: dict
     default: []
     suboptions:
-      name:
-        description: The pool's name.
-        type: str
-        required: true
+      name: *pool_name
       mode:
         description:
           - V(no_overwrite) lets libvirt refuse a device that holds a partition table, a filesystem or LVM data;
