@@ -48,7 +48,7 @@ def kvm_guests_settings(**overrides):
         'definition_dir': defaults['kvm_guests_definition_dir'],
         'console_log_dir': defaults['kvm_guests_console_log_dir'],
         'libvirt_config_dir': internal['__kvm_guests_libvirt_config_dir'],
-        'network_bridges': [], 'network_libvirt_networks': [],
+        'network_bridges': [], 'network_libvirt_networks': [], 'storage_pools': [],
     }
     settings.update(copy.deepcopy(overrides))
     return settings

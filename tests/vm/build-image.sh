@@ -27,6 +27,8 @@ packages+=,openssh-server,python3,python3-apt,sudo,iproute2,procps,ca-certificat
 packages+=,qemu-system-x86,qemu-utils,libvirt-daemon-system,libvirt-clients,python3-libvirt
 packages+=,python3-lxml,ovmf,augeas-tools,libxml2-utils
 packages+=,ebtables,iptables,nftables
+# What kvm_guests adds (roles/kvm_guests/vars/Debian.yml).
+packages+=,xorriso
 
 case $flavor in
   apparmor-trixie)

@@ -96,7 +96,7 @@ def directories(shaped, settings):
 def state_query(shaped, settings):
     """The arguments of kvmcloud.hypervisor.kvm_guests_state for this input."""
     images = [{'path': image['dest'], 'checksum_algorithm': image['algorithm']} for image in shaped['images']]
-    images += [{'path': disk['path']} for guest in shaped['wanted'] for disk in guest['disks']]
+    images += [{'path': disk['path']} for guest in shaped['wanted'] for disk in guest['disks'] if disk['path']]
     paths = [entry['path'] for entry in directories(shaped, settings)]
     for guest in shaped['wanted']:
         if guest['seed_path']:
@@ -219,13 +219,19 @@ def existing_disks(shaped, state_images):
                 yield guest, disk, found['info']
 
 
+def backing_path(disk):
+    """The backing file a disk names: its base image if it overlays one (a volume of a block pool
+    holds a copy of its base instead)."""
+    return disk['base_path'] if disk['overlay'] else ''
+
+
 def disk_errors(shaped, state_images):
     """Guest disks on the host that are not exactly what was declared (replaced or rebased by hand)."""
     errors = []
     for guest, disk, info in existing_disks(shaped, state_images):
         if (info.get('format') == disk['format']
-                and info.get('full-backing-filename', '') == disk['base_path']
-                and (disk['base_image'] == '' or info.get('backing-filename-format', '') == disk['base_format'])
+                and info.get('full-backing-filename', '') == backing_path(disk)
+                and (not disk['overlay'] or info.get('backing-filename-format', '') == disk['base_format'])
                 and data_file(info) == ''):
             continue
         errors.append(
@@ -235,8 +241,8 @@ def disk_errors(shaped, state_images):
             % (guest['name'], disk['path'], text(info.get('format')),
                text(info.get('full-backing-filename', 'none')),
                text(info.get('backing-filename-format', 'no format recorded')), data_file(info) or 'none',
-               disk['format'], disk['base_path'] or 'none',
-               ('(' + disk['base_format'] + ')') if disk['base_image'] else ''))
+               disk['format'], backing_path(disk) or 'none',
+               ('(' + disk['base_format'] + ')') if disk['overlay'] else ''))
     return errors
 
 
@@ -244,6 +250,9 @@ def size_reports(shaped, state_images):
     """Existing disks whose size is not the declared one: reported, never changed."""
     reports = []
     for guest, disk, info in existing_disks(shaped, state_images):
+        # A LUN has the size its target gave it (size_gib is left out).
+        if disk['size_gib'] is None:
+            continue
         actual = info.get('virtual-size')
         if actual != size_gib(disk['size_gib']) * GIB:
             reports.append('Guest %s: %s is %s GiB, declared %s GiB. kvm_guests does not resize existing disks.'
@@ -423,8 +432,15 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
     disks_missing = []
     for guest in shaped['wanted']:
         for disk in guest['disks']:
-            if not (state_images.get(disk['path']) or {}).get('exists'):
+            if not disk['path'] or (state_images.get(disk['path']) or {}).get('exists'):
+                continue
+            if disk['creatable']:
                 disks_missing.append(dict(disk, guest=guest['name']))
+            else:
+                errors.append('Guest %s: disks[%d] is LUN %s of iSCSI pool %s, and %s does not exist on %s. The role'
+                              ' does not make LUNs: check the target exports it (virsh vol-list %s), or fix lun.'
+                              % (guest['name'], disk['index'], disk['lun'], disk['pool'], disk['path'],
+                                 inventory_hostname, disk['pool']))
 
     return {
         'errors': errors,

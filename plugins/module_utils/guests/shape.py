@@ -20,6 +20,8 @@ __metaclass__ = type
 import json
 import re
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.disk_places import (
+    default_format, disk_place, pool_disk_errors, pools_by_name)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
     inside, is_system_place, system_place_rule)
 
@@ -158,6 +160,7 @@ def shape_images(settings):
 def shape_guests(settings, images):
     paths = dict((image['name'], image['dest']) for image in images)
     formats = dict((image['name'], image['format']) for image in images)
+    pools = pools_by_name(settings.get('storage_pools'))
     guests = []
     for entry in settings['guests'] or []:
         name = entry.get('name')
@@ -165,16 +168,20 @@ def shape_guests(settings, images):
         directory = '%s/%s' % (settings['storage_dir'], text(name))
         disks = []
         for index, disk in enumerate(or_default(entry.get('disks'), [])):
-            disk_format = or_default(disk.get('format'), 'qcow2')
+            disk_format = or_default(disk.get('format'), default_format(disk.get('pool'), pools))
             base = or_default(disk.get('base_image'), '')
-            disks.append({
+            shaped = {
+                'index': index,
                 'size_gib': disk.get('size_gib'),
                 'format': disk_format,
                 'base_image': base,
                 'base_path': paths.get(base, ''),
                 'base_format': formats.get(base, ''),
-                'path': '%s/disk%d.%s' % (directory, index, text(disk_format)),
-            })
+                'pool': text(or_default(disk.get('pool'), '')),
+                'lun': disk.get('lun'),
+            }
+            shaped.update(disk_place(shaped, pools, text(name), directory))
+            disks.append(shaped)
         nics = []
         for nic in or_default(entry.get('nics'), []):
             nwfilter = nic.get('nwfilter')
@@ -372,14 +379,20 @@ def check_guests(guests, profiles, cpu_mode):
     return errors
 
 
-def check_disks(guests, wanted, images):
+def check_disks(guests, wanted, images, declared_pools):
     image_names = ', '.join(text(image['name']) for image in images) or 'none'
+    pools = pools_by_name(declared_pools)
     errors = []
     for guest in wanted:
         for disk in guest['disks']:
             size = disk['size_gib']
             problems = []
-            if not (matches(re.compile(r'^[0-9]+\Z'), size) and 1 <= to_int(size) <= 65536):
+            # A LUN has the size its target gave it.
+            if disk['pool_type'] == 'iscsi':
+                if size is not None:
+                    problems.append('size_gib must be left out on iSCSI pool %s (got %s): a LUN has the size its'
+                                    ' target gives it' % (disk['pool'], text(size)))
+            elif not (matches(re.compile(r'^[0-9]+\Z'), size) and 1 <= to_int(size) <= 65536):
                 problems.append('size_gib must be a whole number 1-65536 (got %s)' % text(size))
             if disk['format'] not in DISK_FORMATS:
                 problems.append('format must be qcow2 or raw (got %s)' % text(disk['format']))
@@ -387,11 +400,12 @@ def check_disks(guests, wanted, images):
                 problems.append('base_image %s must name one of kvm_guests_base_images (%s)'
                                 % (text(disk['base_image']), image_names))
             # An overlay must be qcow2: raw has no header to name a backing file.
-            if disk['base_image'] != '' and disk['format'] in DISK_FORMATS and disk['format'] != 'qcow2':
+            if disk['overlay'] and disk['format'] in DISK_FORMATS and disk['format'] != 'qcow2':
                 problems.append('an overlay of base_image %s must be qcow2 (got %s): raw has no header to name'
                                 ' its backing file' % (text(disk['base_image']), text(disk['format'])))
-            errors.extend('%s disk %s: %s.' % (entry_of(guests, guest), disk['path'].rsplit('/', 1)[-1], problem)
-                          for problem in problems)
+            problems += pool_disk_errors(disk, pools)
+            label = 'disks[%d]' % disk['index'] if disk['pool'] else 'disk ' + disk['path'].rsplit('/', 1)[-1]
+            errors.extend('%s %s: %s.' % (entry_of(guests, guest), label, problem) for problem in problems)
     return errors
 
 
@@ -482,7 +496,7 @@ def build(settings):
               + check_images(images)
               + check_names(settings, guests, profiles)
               + check_guests(guests, profiles, settings.get('cpu_mode'))
-              + check_disks(guests, wanted, images)
+              + check_disks(guests, wanted, images, settings.get('storage_pools'))
               + check_nics(guests, wanted, restricted_networks(settings))
               + check_macs(wanted)
               + check_cloud_init(guests, wanted))

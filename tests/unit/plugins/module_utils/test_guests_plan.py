@@ -210,6 +210,38 @@ def test_a_fresh_host_gets_everything():
     assert todo['remove_seed_dirs'] == [] and todo['remove_guest_dirs'] == []
 
 
+def test_disks_on_pools_are_made_or_found_and_a_copy_names_no_backing_file():
+    pools = [{'name': 'lvm', 'type': 'logical', 'devices': ['/dev/sdb'], 'vg_name': 'vg0'},
+             {'name': 'san', 'type': 'iscsi', 'host': '10.0.0.5', 'iqn': 'iqn.2026-01.example:t1'}]
+    guests = [{'name': 'g1', 'disks': [{'size_gib': 4, 'base_image': 'debian-13', 'pool': 'lvm'},
+                                       {'pool': 'san', 'lun': 0}]}]
+    lun = '/dev/disk/by-path/ip-10.0.0.5:3260-iscsi-iqn.2026-01.example:t1-lun-0'
+    state = fresh_state()
+    state['images'][lun] = {'exists': True, 'info': {'format': 'raw', 'virtual-size': 268435456}}
+    todo, _result = decide(state, guests=guests, storage_pools=pools)
+    # The LUN is there: only the volume is made, and the LUN's size is its own.
+    assert [(d['path'], d['kind'], d['pool'], d['volume']) for d in todo['disks_missing']] == [
+        ('/dev/vg0/g1-disk0', 'block', 'lvm', 'g1-disk0')]
+    assert todo['errors'] == [] and todo['size_reports'] == []
+    # Once made, the volume holds a raw copy: no backing file is right, one is refused.
+    state['images']['/dev/vg0/g1-disk0'] = {'exists': True, 'info': {'format': 'raw', 'virtual-size': 4 * GIB}}
+    todo, _result = decide(state, guests=guests, storage_pools=pools)
+    assert todo['disks_missing'] == [] and todo['errors'] == []
+    state['images']['/dev/vg0/g1-disk0']['info'].update({'full-backing-filename': BASE, 'backing-filename': BASE})
+    assert 'Guest g1: /dev/vg0/g1-disk0 is refused' in decide(state, guests=guests, storage_pools=pools)[0]['errors'][0]
+
+
+def test_a_missing_lun_stops_the_run_and_is_never_made():
+    pools = [{'name': 'san', 'type': 'iscsi', 'host': '10.0.0.5', 'iqn': 'iqn.2026-01.example:t1'}]
+    guests = [{'name': 'g1', 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}, {'pool': 'san', 'lun': 3}]}]
+    todo, _result = decide(fresh_state(), guests=guests, storage_pools=pools)
+    assert [d['path'] for d in todo['disks_missing']] == [STORE + '/g1/disk0.qcow2']
+    assert todo['errors'] == [
+        'Guest g1: disks[1] is LUN 3 of iSCSI pool san, and'
+        ' /dev/disk/by-path/ip-10.0.0.5:3260-iscsi-iqn.2026-01.example:t1-lun-3 does not exist on h1. The role does'
+        ' not make LUNs: check the target exports it (virsh vol-list san), or fix lun.']
+
+
 def test_directories_with_another_mode_or_owner_are_corrected():
     state = converged_state()
     state['paths'][STORE + '/g1'] = directory('0755')

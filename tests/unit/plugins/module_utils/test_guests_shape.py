@@ -109,11 +109,13 @@ def test_guests_get_every_default_filled_in():
     web1, db1, old, plain = shaped['guests']
     assert web1 == {
         'name': 'web1', 'profile': 'secure', 'vcpus': 2, 'cpu_mode': 'host-passthrough', 'memory_mib': 2048,
-        'disks': [{'size_gib': 20, 'format': 'qcow2', 'base_image': 'debian-13',
+        'disks': [{'index': 0, 'size_gib': 20, 'format': 'qcow2', 'base_image': 'debian-13',
                    'base_path': '/var/lib/libvirt/images/base/debian-13.qcow2', 'base_format': 'qcow2',
-                   'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2'},
-                  {'size_gib': 5, 'format': 'raw', 'base_image': '', 'base_path': '', 'base_format': '',
-                   'path': '/var/lib/libvirt/images/guests/web1/disk1.raw'}],
+                   'pool': '', 'lun': None, 'pool_type': '', 'volume': '', 'kind': 'file', 'creatable': True,
+                   'overlay': True, 'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2'},
+                  {'index': 1, 'size_gib': 5, 'format': 'raw', 'base_image': '', 'base_path': '', 'base_format': '',
+                   'pool': '', 'lun': None, 'pool_type': '', 'volume': '', 'kind': 'file', 'creatable': True,
+                   'overlay': False, 'path': '/var/lib/libvirt/images/guests/web1/disk1.raw'}],
         'nics': [{'network': 'br-guest', 'portgroup': '', 'mac': '', 'nwfilter': 'clean-traffic'},
                  {'network': 'br-open', 'portgroup': 'pg1', 'mac': '52:54:00:aa:bb:cc', 'nwfilter': ''},
                  {'network': 'br-guest', 'portgroup': '', 'mac': '', 'nwfilter': 'clean-traffic'}],
@@ -336,6 +338,67 @@ def test_an_undefined_guest_needs_no_disk():
 def test_disks(disk, name, problem):
     entry = guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}, disk])
     assert errors(guests=[entry]) == ['kvm_guests_list[0] entry g1 disk %s: %s.' % (name, problem)]
+
+
+# Disks on kvm_host's pools
+
+POOLS = [{'name': 'default', 'path': '/var/lib/libvirt/images'},
+         {'name': 'shared', 'type': 'netfs', 'host': 'nfs1', 'export': '/exports/vm', 'path': '/srv/shared/'},
+         {'name': 'lvm', 'type': 'logical', 'devices': ['/dev/sdb'], 'vg_name': 'vg0'},
+         {'name': 'san', 'type': 'iscsi', 'host': '10.0.0.5', 'iqn': 'iqn.2026-01.example:t1'},
+         {'name': 'ceph', 'type': 'rbd'},
+         {'name': 'gone', 'path': '/srv/gone', 'state': 'absent'}]
+
+
+def test_a_disk_on_a_pool_lives_where_the_pool_keeps_its_volumes():
+    entry = guest('web1', disks=[{'size_gib': 8, 'base_image': 'debian-13', 'pool': 'lvm'},
+                                 {'size_gib': 2, 'pool': 'shared'}, {'size_gib': 3, 'pool': 'default', 'format': 'raw'},
+                                 {'pool': 'san', 'lun': 2}, {'size_gib': 1}])
+    shaped = shape.build(settings(guests=[entry], base_images=[IMAGE], storage_pools=POOLS))
+    assert shaped['errors'] == []
+    places = [(d['path'], d['kind'], d['format'], d['pool_type'], d['volume'], d['overlay'], d['creatable'])
+              for d in shaped['guests'][0]['disks']]
+    assert places == [
+        # A copy of the base image on a new logical volume, raw by default.
+        ('/dev/vg0/web1-disk0', 'block', 'raw', 'logical', 'web1-disk0', False, True),
+        ('/srv/shared/web1-disk1.qcow2', 'file', 'qcow2', 'netfs', 'web1-disk1.qcow2', False, True),
+        ('/var/lib/libvirt/images/web1-disk2.raw', 'file', 'raw', 'dir', 'web1-disk2.raw', False, True),
+        # The target's LUN, by the link udev makes for it; the role never makes one.
+        ('/dev/disk/by-path/ip-10.0.0.5:3260-iscsi-iqn.2026-01.example:t1-lun-2', 'block', 'raw', 'iscsi', '',
+         False, False),
+        ('/var/lib/libvirt/images/guests/web1/disk4.qcow2', 'file', 'qcow2', '', '', False, True)]
+    # A boot disk on a file pool overlays its base image as in the guest's directory.
+    entry = guest('web2', disks=[{'size_gib': 8, 'base_image': 'debian-13', 'pool': 'shared'}])
+    disk = shape.build(settings(guests=[entry], base_images=[IMAGE], storage_pools=POOLS))['guests'][0]['disks'][0]
+    assert (disk['path'], disk['overlay']) == ('/srv/shared/web2-disk0.qcow2', True)
+
+
+@pytest.mark.parametrize('disk, problem', [
+    ({'size_gib': 2, 'pool': 'nosuch'},
+     'pool nosuch must name a pool of kvm_host_storage_pools declared present (have: ceph, default, lvm, san, shared)'),
+    ({'size_gib': 2, 'pool': 'gone'},
+     'pool gone must name a pool of kvm_host_storage_pools declared present (have: ceph, default, lvm, san, shared)'),
+    ({'size_gib': 2, 'pool': 'ceph'},
+     'pool ceph is of type rbd, which cannot hold guest disks yet: use a dir, netfs, logical or iscsi pool'),
+    ({'size_gib': 2, 'pool': 'lvm', 'format': 'qcow2'},
+     'format must be raw on logical pool lvm (got qcow2): the disk is a block device'),
+    ({'pool': 'san'}, 'lun (None) must be the number of a LUN of the target of iSCSI pool san, such as 0'),
+    ({'pool': 'san', 'lun': 'x'}, 'lun (x) must be the number of a LUN of the target of iSCSI pool san, such as 0'),
+    ({'size_gib': 1, 'pool': 'san', 'lun': 0},
+     'size_gib must be left out on iSCSI pool san (got 1): a LUN has the size its target gives it'),
+    ({'pool': 'san', 'lun': 0, 'base_image': 'debian-13'},
+     'base_image debian-13 cannot go onto a LUN of iSCSI pool san: the target owns the LUN, and kvm_guests writes'
+     ' only onto volumes it makes. Put the boot disk on a logical or file pool'),
+    ({'size_gib': 2, 'pool': 'shared', 'lun': 0},
+     'lun (0) is for a disk on an iSCSI pool, and pool shared is of type netfs: leave lun out'),
+    ({'size_gib': 2, 'lun': 0}, 'lun (0) is for a disk on an iSCSI pool: give pool too, or leave lun out'),
+], ids=['unknown', 'absent', 'rbd', 'qcow2-on-lvm', 'no-lun', 'bad-lun', 'lun-size', 'base-on-lun', 'lun-on-netfs',
+        'lun-without-pool'])
+def test_a_disk_on_a_pool_is_checked_against_the_pool(disk, problem):
+    entry = guest(disks=[{'size_gib': 2, 'base_image': 'debian-13'}, disk])
+    found = errors(guests=[entry], storage_pools=POOLS)
+    label = 'disks[1]' if disk.get('pool') else 'disk disk1.qcow2'
+    assert found == ['kvm_guests_list[0] entry g1 %s: %s.' % (label, problem)]
 
 
 def test_disks_without_any_base_image_declared_name_none():

@@ -52,9 +52,10 @@ GUEST = {
     'cpu_mode': 'host-passthrough',
     'memory_mib': 2048,
     'disks': [
-        {'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2', 'format': 'qcow2'},
-        {'path': '/var/lib/libvirt/images/guests/web1/disk1.qcow2', 'format': 'qcow2'},
-        {'path': '/var/lib/libvirt/images/guests/web1/disk2.raw', 'format': 'raw'},
+        {'path': '/var/lib/libvirt/images/guests/web1/disk0.qcow2', 'format': 'qcow2', 'kind': 'file'},
+        {'path': '/srv/pool/web1-disk1.qcow2', 'format': 'qcow2', 'kind': 'file'},
+        # A volume of a logical pool.
+        {'path': '/dev/vg0/web1-disk2', 'format': 'raw', 'kind': 'block'},
     ],
     'nics': [
         {'network': 'br-guest', 'portgroup': '', 'nwfilter': 'clean-traffic'},
@@ -184,6 +185,10 @@ def test_disks_are_virtio_with_iothreads_and_explicit_format(rendered):
     for index, disk in enumerate(disks):
         driver = disk.find('driver')
         assert driver.get('type') == GUEST['disks'][index]['format']
+        # A file is a file source, a volume of a block pool a device.
+        kind = GUEST['disks'][index]['kind']
+        assert disk.get('type') == kind
+        assert disk.find('source').attrib == {'file' if kind == 'file' else 'dev': GUEST['disks'][index]['path']}
         assert (driver.get('cache'), driver.get('io'), driver.get('discard')) == ('none', 'native', 'unmap')
         assert disk.find('target').get('bus') == bus
         if bus == 'virtio':
