@@ -788,12 +788,12 @@ def s2_formats(ctx):
 def s3_storage_booleans(ctx):
     if not ctx.security['selinux']['enabled']:
         return NA, 'SELinux not enabled: the virt_use_* booleans do not exist'
-    kinds = set()
-    for _name, root in ctx.pools:
+    kinds = {}
+    for name, root in ctx.pools:
         if root.get('type') == 'netfs':
             fmt = root.find('source/format')
-            kinds.add(fmt.get('type') if fmt is not None else 'nfs')
-    problems, evidence = [], []
+            kinds.setdefault(fmt.get('type') if fmt is not None else 'nfs', []).append(name)
+    problems, evidence, shared = [], [], []
     for boolean, fmt in (('virt_use_nfs', 'nfs'), ('virt_use_samba', 'cifs')):
         value = (ctx.fs.read_strip('/sys/fs/selinux/booleans/' + boolean) or '').split()
         on = bool(value) and value[0] == '1'
@@ -801,6 +801,14 @@ def s3_storage_booleans(ctx):
         if on != (fmt in kinds):
             problems.append('%s is %s but %s pools %s' % (boolean, 'on' if on else 'off', fmt,
                                                           'exist' if fmt in kinds else 'do not exist'))
+        elif on:
+            shared += kinds[fmt]
+    # Files on NFS and CIFS carry one label for the whole mount, not each guest's MCS pair: the
+    # boolean lets every confined guest open every disk there (DAC cannot help, every QEMU runs
+    # as the same user). Reported, not failed: the pool is what the operator asked for.
+    if shared:
+        evidence.append('open to every guest: pool(s) %s (network storage has no per-guest sVirt label; '
+                        'keep tenants that must not reach each other off it)' % ', '.join(sorted(shared)))
     return (FAIL if problems else PASS), joined(problems + evidence)
 
 

@@ -142,6 +142,8 @@ def test_guest_disks_in_another_pool_are_allowed_by_a_local_rule(host, two_guest
     print("\nlocal virt-aa-helper rules: %s" % rules)
     assert '"%s/" r,' % TENANTS_DIR in rules
     assert '"%s/**" r,' % TENANTS_DIR in rules
+    # The mount point of the netfs pool too (kvm_hardening_image_mounts).
+    assert '"/var/lib/libvirt/nfs-images/**" r,' in rules
 
     name = "apparmor-guest-b"
     uuid = virsh(host, "domuuid", name).strip()

@@ -430,6 +430,7 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
                 ' if it is this guest\'s, or set remove_disks to false.' % (guest['name'], guest['dir'], MARKER))
 
     disks_missing = []
+    luns_missing = []
     for guest in shaped['wanted']:
         for disk in guest['disks']:
             if not disk['path'] or (state_images.get(disk['path']) or {}).get('exists'):
@@ -437,7 +438,7 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
             if disk['creatable']:
                 disks_missing.append(dict(disk, guest=guest['name']))
             else:
-                errors.append('Guest %s: disks[%d] is LUN %s of iSCSI pool %s, and %s does not exist on %s. The role'
+                luns_missing.append('Guest %s: disks[%d] is LUN %s of iSCSI pool %s, and %s does not exist on %s. The role'
                               ' does not make LUNs: check the target exports it (virsh vol-list %s), or fix lun.'
                               % (guest['name'], disk['index'], disk['lun'], disk['pool'], disk['path'],
                                  inventory_hostname, disk['pool']))
@@ -461,6 +462,8 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
         'images_missing': [image for image in shaped['images']
                            if not (state_images.get(image['dest']) or {}).get('exists')],
         'disks_missing': disks_missing,
+        # A check-mode preview may run before kvm_host has logged in to the target.
+        'luns_missing': luns_missing,
         # What to read again once imported or created, before anything uses it.
         'verify_images': [{'path': image['dest']} for image in shaped['images']
                           if not (state_images.get(image['dest']) or {}).get('exists')],

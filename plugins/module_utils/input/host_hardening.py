@@ -372,7 +372,7 @@ def kvm_hardening_errors(params):
     """params: mac, mac_name, mac_default, mac_enabled, mac_packages {mac: [packages]},
     distribution, host_qemu_conf, ksm_disabled, host_ksm_enabled, ip_forward,
     host_default_network_enabled, tls_enabled, tls_files {var: path}, tls_allowed_dn_list,
-    image_dirs, and for migration (L8): migration_enabled, migration_address,
+    image_dirs, image_mounts, and for migration (L8): migration_enabled, migration_address,
     migration_port_min, migration_port_max, migration_files {var: path}, hostname,
     host_addresses (kvm_host_facts' network.addresses), addresses_complete and certificates
     {var: PEM text} of the CA, server and client certificates that exist on the controller.
@@ -404,4 +404,8 @@ def kvm_hardening_errors(params):
             errors.append("kvm_hardening_image_dirs[%d] entry %r must be an absolute path without '..', holding "
                           "only letters, digits and '/._@-' (it is written into AppArmor rules and SELinux "
                           "file-context patterns)." % (index, directory))
+    for index, directory in enumerate(params.get('image_mounts') or []):
+        if not is_safe_path(directory):
+            errors.append("kvm_hardening_image_mounts[%d] entry %r must be an absolute path without '..', holding "
+                          "only letters, digits and '/._@-' (it is written into AppArmor rules)." % (index, directory))
     return errors

@@ -191,6 +191,24 @@ def test_selinux_permissive_fails_h1(make_host):
     assert 'SELinux permissive' in results['H1']['evidence']
 
 
+NFS_POOL = ("<pool type='netfs'><name>shared</name><source><host name='nfs1'/><dir path='/vm'/>"
+            "<format type='nfs'/></source><target><path>/srv/shared</path></target></pool>")
+
+
+@pytest.mark.parametrize('boolean, status, open_pool', [('1', 'pass', True), ('0', 'fail', False)])
+def test_s3_names_an_nfs_pool_as_open_to_every_guest_where_virt_use_nfs_lets_them_in(make_host, boolean, status,
+                                                                                    open_pool):
+    files = converged(**{'/sys/fs/selinux/enforce': '1', '/etc/selinux/config': 'SELINUX=enforcing\n',
+                         '/sys/kernel/security/lsm': 'lockdown,capability,selinux',
+                         '/sys/fs/selinux/booleans/virt_use_nfs': boolean + ' ' + boolean,
+                         '/sys/fs/selinux/booleans/virt_use_samba': '0 0',
+                         '/etc/libvirt/storage/shared.xml': NFS_POOL})
+    result = audit(make_host, files, only=['S3'])[0]['S3']
+    print(result['evidence'])
+    assert result['status'] == status
+    assert ('open to every guest: pool(s) shared' in result['evidence']) is open_pool
+
+
 def test_apparmor_complain_profile_fails_h1(make_host):
     profiles = fixture_text('apparmor-profiles.txt').replace('libvirtd (enforce)', 'libvirtd (complain)')
     files = converged(**{'/sys/kernel/security/apparmor/profiles': profiles})

@@ -236,7 +236,8 @@ def test_a_missing_lun_stops_the_run_and_is_never_made():
     guests = [{'name': 'g1', 'disks': [{'size_gib': 4, 'base_image': 'debian-13'}, {'pool': 'san', 'lun': 3}]}]
     todo, _result = decide(fresh_state(), guests=guests, storage_pools=pools)
     assert [d['path'] for d in todo['disks_missing']] == [STORE + '/g1/disk0.qcow2']
-    assert todo['errors'] == [
+    assert todo['errors'] == []
+    assert todo['luns_missing'] == [
         'Guest g1: disks[1] is LUN 3 of iSCSI pool san, and'
         ' /dev/disk/by-path/ip-10.0.0.5:3260-iscsi-iqn.2026-01.example:t1-lun-3 does not exist on h1. The role does'
         ' not make LUNs: check the target exports it (virsh vol-list san), or fix lun.']

@@ -225,6 +225,13 @@ def test_image_dirs_absolute(directory):
         "digits and '/._@-' (it is written into AppArmor rules and SELinux file-context patterns)." % (directory,)]
 
 
+@pytest.mark.parametrize('directory', ['mnt', '/srv/../etc', '/srv/a"\n/etc/** rwk,', '/srv/a b'])
+def test_image_mounts_absolute(directory):
+    assert kvm_hardening_errors(hardening_params(image_mounts=['/var/lib/libvirt/nfs-images', directory])) == [
+        "kvm_hardening_image_mounts[1] entry %r must be an absolute path without '..', holding only letters, "
+        "digits and '/._@-' (it is written into AppArmor rules)." % (directory,)]
+
+
 def account_params(**overrides):
     params = {'hostname': 'kvm1', 'admin_users': [], 'socket_group': 'libvirt', 'qemu_user': 'libvirt-qemu',
               'qemu_group': 'kvm', 'package_user': 'libvirt-qemu', 'package_group': 'kvm',
