@@ -43,8 +43,8 @@ def default_format(pool_name, pools):
 
 def iscsi_lun_path(pool, lun):
     """The udev link of a LUN of an iSCSI pool, as libvirt lists its volumes."""
-    return '/dev/disk/by-path/ip-%s:%s-iscsi-%s-lun-%s' % (pool.get('host'), pool.get('port') or ISCSI_PORT,
-                                                          pool.get('iqn'), lun)
+    port = pool.get('port') or ISCSI_PORT
+    return '/dev/disk/by-path/ip-%s:%s-iscsi-%s-lun-%s' % (pool.get('host'), port, pool.get('iqn'), lun)
 
 
 def disk_place(disk, pools, guest_name, guest_dir):

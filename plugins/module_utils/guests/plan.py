@@ -438,10 +438,11 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
             if disk['creatable']:
                 disks_missing.append(dict(disk, guest=guest['name']))
             else:
-                luns_missing.append('Guest %s: disks[%d] is LUN %s of iSCSI pool %s, and %s does not exist on %s. The role'
-                              ' does not make LUNs: check the target exports it (virsh vol-list %s), or fix lun.'
-                              % (guest['name'], disk['index'], disk['lun'], disk['pool'], disk['path'],
-                                 inventory_hostname, disk['pool']))
+                luns_missing.append(
+                    'Guest %s: disks[%d] is LUN %s of iSCSI pool %s, and %s does not exist on %s. The role does not'
+                    ' make LUNs: check the target exports it (virsh vol-list %s), or fix lun.'
+                    % (guest['name'], disk['index'], disk['lun'], disk['pool'], disk['path'], inventory_hostname,
+                       disk['pool']))
 
     return {
         'errors': errors,

@@ -196,8 +196,8 @@ NFS_POOL = ("<pool type='netfs'><name>shared</name><source><host name='nfs1'/><d
 
 
 @pytest.mark.parametrize('boolean, status, open_pool', [('1', 'pass', True), ('0', 'fail', False)])
-def test_s3_names_an_nfs_pool_as_open_to_every_guest_where_virt_use_nfs_lets_them_in(make_host, boolean, status,
-                                                                                    open_pool):
+def test_s3_names_an_nfs_pool_open_to_every_guest_where_virt_use_nfs_lets_them_in(
+        make_host, boolean, status, open_pool):
     files = converged(**{'/sys/fs/selinux/enforce': '1', '/etc/selinux/config': 'SELINUX=enforcing\n',
                          '/sys/kernel/security/lsm': 'lockdown,capability,selinux',
                          '/sys/fs/selinux/booleans/virt_use_nfs': boolean + ' ' + boolean,
