@@ -3,11 +3,12 @@
 molecule.yml declares the guest `pooled` with one disk on each pool type but rbd: its boot
 disk on the logical pool (a new volume holding a copy of the base image), an overlay of the
 base image in the `tenants` directory pool, an empty disk on the NFS pool and LUN 0 of the
-iSCSI pool. The converge started it. These tests ask libvirt (the live domain XML), LVM, the
-NFS server's directory, qemu-img, AppArmor and the kernel log, not the scenario's variables.
+iSCSI pool. The converge defined it shut off, with its disks made. These tests start it as
+the role would (virsh start), then ask libvirt (the live domain XML), LVM, the NFS server's
+directory, qemu-img, AppArmor and the kernel log, not the scenario's variables.
 
-The guest has no OS and sits in its firmware; under TCG inside this TCG VM it still takes a
-vCPU, so the module shuts it down when its tests are done (it does not start with the host).
+The guest has no OS and sits in its UEFI firmware, which under TCG inside this TCG VM takes
+the VM's CPUs: it runs only for the one read below and is stopped again.
 """
 
 import json
@@ -31,14 +32,19 @@ import json, os, subprocess
 def out(*argv):
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 virsh = ['virsh', '--connect', 'qemu:///system']
+out(*virsh, 'start', %(guest)r)
 xml = out(*virsh, 'dumpxml', %(guest)r)
 pid = open('/run/libvirt/qemu/%(guest)s.pid').read().strip()
+uuid = out(*virsh, 'domuuid', %(guest)r).strip()
+# virt-aa-helper removes the guest's profile when the guest stops: read while it runs.
+rules = open('/etc/apparmor.d/libvirt/libvirt-%%s.files' %% uuid).read()
 with open(%(lv)r, 'rb') as lv:
     head = lv.read(64).split(b'\0')[0].decode('ascii', 'replace')
 print(json.dumps({
     'state': out(*virsh, 'domstate', %(guest)r).strip(),
     'xml': xml,
     'label': open('/proc/%%s/attr/current' %% pid).read().strip('\0\n'),
+    'rules': rules,
     'realpaths': {path: os.path.realpath(path) for path in (%(lv)r, %(lun)r)},
     'lv_head': head,
     'lvs': out('lvs', '--noheadings', '--units', 'b', '--options', 'lv_name,lv_size', 'kvmtest'),
@@ -54,12 +60,14 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def guest(host):
-    result = host.run_expect([0], "python3 - <<'EOF'\n%s\nEOF" % READ)
+    try:
+        result = host.run_expect([0], "python3 - <<'EOF'\n%s\nEOF" % READ)
+    finally:
+        # Shut off again, as declared, whatever the read found.
+        host.run("virsh --connect qemu:///system destroy %s" % GUEST)
     seen = json.loads(result.stdout)
     seen["root"] = ElementTree.fromstring(seen["xml"])
-    yield seen
-    # Its tests are done: give the VM its vCPU back.
-    host.run_expect([0], "virsh --connect qemu:///system destroy %s" % GUEST)
+    return seen
 
 
 def test_the_guest_runs_confined_by_its_own_profile(guest):
@@ -101,11 +109,10 @@ def test_the_nfs_pool_disk_lies_in_the_export(guest):
     assert "pooled-disk2.qcow2" in guest["volumes"]["nfs-images"]
 
 
-def test_the_guest_profile_grants_the_devices_behind_the_volumes(host, guest):
+def test_the_guest_profile_grants_the_devices_behind_the_volumes(guest):
     """QEMU opens what the links point at (/dev/dm-N, /dev/sdX): virt-aa-helper must have
     written those into the guest's profile, with the files of the file pools."""
-    uuid = guest["root"].findtext("uuid")
-    rules = host.file("/etc/apparmor.d/libvirt/libvirt-%s.files" % uuid).content_string
+    rules = guest["rules"]
     devices = sorted(set(guest["realpaths"].values()))
     print("\nbehind the volumes: %s\nprofile:\n%s" % (guest["realpaths"], rules))
     for path in devices + [TENANTS_DISK, NFS_DISK]:
