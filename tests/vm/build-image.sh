@@ -45,6 +45,9 @@ case $flavor in
     suite=bookworm
     # python3-selinux and policycoreutils-python-utils: Ansible's SELinux modules and semanage.
     packages+=,selinux-basics,selinux-policy-default,auditd,policycoreutils-python-utils,python3-selinux
+    # The NFS client libvirt mounts a netfs pool with, and the server the scenario serves
+    # itself on loopback.
+    packages+=,nfs-common,nfs-kernel-server
     cmdline='security=selinux selinux=1 enforcing=1'
     ;;
   *)
