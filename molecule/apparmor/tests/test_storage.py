@@ -124,7 +124,7 @@ virsh vol-list {pool} | grep -q {volume} && echo listed-after-delete=yes || echo
 
 @pytest.mark.parametrize("pool, volume, fmt, extra, expected", [
     ("lvm-guests", "kvmtest-probe", "raw",
-     "echo lv=$(lvs --noheadings --options lv_name,vg_name --separator / kvmtest | xargs)",
+     "echo lv=$(lvs --noheadings --options lv_name,vg_name --separator / kvmtest/kvmtest-probe | xargs)",
      ["path=/dev/kvmtest/kvmtest-probe", "exists=yes", "lv=kvmtest-probe/kvmtest", "listed-after-delete=no"]),
     # Made through the mount, it lies in the export on the server's side.
     ("nfs-images", "kvmtest-probe.qcow2", "qcow2",
