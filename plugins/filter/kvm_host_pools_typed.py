@@ -46,14 +46,11 @@ _value:
   elements: dict
 """
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import pool_state, pool_type
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import typed_pools
 
 
 def kvm_host_pools_typed(pools, type='', state=''):  # pylint: disable=redefined-builtin
-    typed = [dict(pool, type=pool_type(pool), state=pool_state(pool))
-             for pool in pools or [] if isinstance(pool, dict)]
-    return [pool for pool in typed
-            if (not type or pool['type'] == type) and (not state or pool['state'] == state)]
+    return typed_pools(pools, type, state)
 
 
 class FilterModule(object):

@@ -18,7 +18,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import (
-    pool_state, pool_type, vg_name)
+    typed_pools, vg_name)
 
 FILE_POOLS = ('dir', 'netfs')
 BLOCK_POOLS = ('logical', 'iscsi')
@@ -28,11 +28,7 @@ LUN_RE = re.compile(r'^[0-9]{1,5}\Z')
 
 def pools_by_name(pools):
     """{name: entry with type and state} of the pools declared present."""
-    out = {}
-    for pool in pools or []:
-        if isinstance(pool, dict) and pool_state(pool) == 'present':
-            out[str(pool.get('name'))] = dict(pool, type=pool_type(pool))
-    return out
+    return dict((str(pool.get('name')), pool) for pool in typed_pools(pools, state='present'))
 
 
 def default_format(pool_name, pools):

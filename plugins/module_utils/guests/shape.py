@@ -157,10 +157,10 @@ def shape_images(settings):
     return images
 
 
-def shape_guests(settings, images):
+def shape_guests(settings, images, pools):
+    """pools: {name: pool} of kvm_host's pools declared present (disk_places.pools_by_name)."""
     paths = dict((image['name'], image['dest']) for image in images)
     formats = dict((image['name'], image['format']) for image in images)
-    pools = pools_by_name(settings.get('storage_pools'))
     guests = []
     for entry in settings['guests'] or []:
         name = entry.get('name')
@@ -379,9 +379,8 @@ def check_guests(guests, profiles, cpu_mode):
     return errors
 
 
-def check_disks(guests, wanted, images, declared_pools):
+def check_disks(guests, wanted, images, pools):
     image_names = ', '.join(text(image['name']) for image in images) or 'none'
-    pools = pools_by_name(declared_pools)
     errors = []
     for guest in wanted:
         for disk in guest['disks']:
@@ -482,12 +481,14 @@ def build(settings):
 
     settings: guests, base_images, profiles, default_profile, profile_defaults, builtin_profiles,
     profile_choices, nwfilter, nwfilter_ip_learning, cpu_mode, fleet_cpu_model, emulated_cpu_model, emulated_tb_cache_mib,
-    shutdown_timeout_seconds, base_image_dir, storage_dir, definition_dir, console_log_dir, and
-    kvm_network's network_bridges and network_libvirt_networks (when this play sees them).
+    shutdown_timeout_seconds, base_image_dir, storage_dir, definition_dir, console_log_dir,
+    kvm_network's network_bridges and network_libvirt_networks (when this play sees them), and
+    kvm_host's storage_pools.
     """
     profiles, invalid_profiles = merge_profiles(settings)
     images = shape_images(settings)
-    guests = shape_guests(settings, images)
+    pools = pools_by_name(settings.get('storage_pools'))
+    guests = shape_guests(settings, images, pools)
     wanted = [guest for guest in guests if guest['state'] != 'undefined']
     unwanted = [guest for guest in guests if guest['state'] == 'undefined']
     fleet_member = settings.get('cpu_mode') == 'fleet' or any(guest['cpu_mode'] == 'fleet' for guest in wanted)
@@ -496,7 +497,7 @@ def build(settings):
               + check_images(images)
               + check_names(settings, guests, profiles)
               + check_guests(guests, profiles, settings.get('cpu_mode'))
-              + check_disks(guests, wanted, images, settings.get('storage_pools'))
+              + check_disks(guests, wanted, images, pools)
               + check_nics(guests, wanted, restricted_networks(settings))
               + check_macs(wanted)
               + check_cloud_init(guests, wanted))

@@ -399,13 +399,11 @@ def kvm_hardening_errors(params):
         else:
             errors.extend(controller_file_errors(files))
     errors.extend(migration_errors(params))
-    for index, directory in enumerate(params['image_dirs']):
-        if not is_safe_path(directory):
-            errors.append("kvm_hardening_image_dirs[%d] entry %r must be an absolute path without '..', holding "
-                          "only letters, digits and '/._@-' (it is written into AppArmor rules and SELinux "
-                          "file-context patterns)." % (index, directory))
-    for index, directory in enumerate(params.get('image_mounts') or []):
-        if not is_safe_path(directory):
-            errors.append("kvm_hardening_image_mounts[%d] entry %r must be an absolute path without '..', holding "
-                          "only letters, digits and '/._@-' (it is written into AppArmor rules)." % (index, directory))
+    for var, directories, written_into in (
+            ('kvm_hardening_image_dirs', params['image_dirs'], 'AppArmor rules and SELinux file-context patterns'),
+            ('kvm_hardening_image_mounts', params.get('image_mounts') or [], 'AppArmor rules')):
+        for index, directory in enumerate(directories):
+            if not is_safe_path(directory):
+                errors.append("%s[%d] entry %r must be an absolute path without '..', holding only letters, digits "
+                              "and '/._@-' (it is written into %s)." % (var, index, directory, written_into))
     return errors

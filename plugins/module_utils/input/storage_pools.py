@@ -75,6 +75,14 @@ def pool_state(pool):
     return pool.get('state') or 'present'
 
 
+def typed_pools(pools, kind='', state=''):
+    """Each declared pool that is a mapping, with type and state filled in; only those of that
+    type and state when given. (Entries that are not mappings are the preflight's to refuse.)"""
+    typed = [dict(pool, type=pool_type(pool), state=pool_state(pool))
+             for pool in pools or [] if isinstance(pool, dict)]
+    return [pool for pool in typed if (not kind or pool['type'] == kind) and (not state or pool['state'] == state)]
+
+
 def vg_name(pool):
     return pool.get('vg_name') or pool.get('name')
 
