@@ -144,57 +144,76 @@ def test_kvm_audit_agrees_while_guests_run(host, guests):
 
 
 # The guest kvm_guests defined with its boot disk an overlay on the NFS pool (molecule.yml),
-# and the file on the export. The role's guest is only defined here: on this Debian 12 VM,
-# libvirt fails to start the role's guests ("Failed to chown device /dev/urandom: Permission
-# denied", its virtio RNG; seen 2026-12-06, not yet solved), so a throwaway guest with its
-# disk on the same NFS mount shows what virt_use_nfs is for.
+# and the file on the export. It is defined shut off; this test starts it as it is (UEFI, the
+# virtio RNG from /dev/urandom, the guest agent's channel), reads it, and stops it again.
 NFS_GUEST = "nfs-guest"
 NFS_MOUNT = "/var/lib/libvirt/nfs-images"
 NFS_DISK = NFS_MOUNT + "/nfs-guest-disk0.qcow2"
 NFS_EXPORTED = "/srv/nfs/images/nfs-guest-disk0.qcow2"
-NFS_PROBE = "nfs-probe"
+AGENT_SOCKET = "/var/lib/libvirt/qemu/channel/target/domain-*-%s/org.qemu.guest_agent.0" % NFS_GUEST
 
 
 @pytest.fixture(scope="module")
-def nfs_guest(host, domain_type):
+def nfs_guest(host):
     since = now(host)
-    with running_guests(host, {NFS_PROBE: NFS_MOUNT}, domain_type) as pids:
-        probe_disk = guest_images(NFS_PROBE, NFS_MOUNT)[0]
-        seen = {
-            "since": since,
-            "state": virsh(host, "domstate", NFS_GUEST).strip(),
-            "declared": virsh(host, "dumpxml", "--inactive", NFS_GUEST),
-            "overlay": json.loads(host.run_expect([0], "qemu-img info -U --output=json %s" % NFS_DISK).stdout),
-            "disk_label": host.run_expect([0], "stat -c %%C %s" % NFS_DISK).stdout.strip(),
-            "fstype": host.run_expect([0], "stat -f -c %%T %s" % NFS_DISK).stdout.strip(),
-            "exported": host.file(NFS_EXPORTED).exists,
-            "probe_label": host.file("/proc/%s/attr/current" % pids[NFS_PROBE]).content_string.strip("\0\n"),
-            "probe_disk_label": host.run_expect([0], "stat -c %%C %s" % probe_disk).stdout.strip(),
-            "probe_exported": host.file("/srv/nfs/images/" + probe_disk.rsplit("/", 1)[1]).exists,
-        }
+    seen = {
+        "since": since,
+        "state": virsh(host, "domstate", NFS_GUEST).strip(),
+        "declared": virsh(host, "dumpxml", "--inactive", NFS_GUEST),
+        "overlay": json.loads(host.run_expect([0], "qemu-img info -U --output=json %s" % NFS_DISK).stdout),
+        "fstype": host.run_expect([0], "stat -f -c %%T %s" % NFS_DISK).stdout.strip(),
+        "exported": host.file(NFS_EXPORTED).exists,
+    }
+    # Debian 12's policy denied libvirt both the RNG's node in the guest's /dev and the agent
+    # socket's label until the role's local module allowed them: the start itself is the test.
+    start = host.run("virsh -c qemu:///system start %s" % NFS_GUEST)
+    try:
+        seen["start"] = start
+        if start.rc == 0:
+            pid = host.file("/run/libvirt/qemu/%s.pid" % NFS_GUEST).content_string.strip()
+            seen["live"] = virsh(host, "dumpxml", NFS_GUEST)
+            seen["label"] = host.file("/proc/%s/attr/current" % pid).content_string.strip("\0\n")
+            seen["disk_label"] = host.run_expect([0], "stat -c %%C %s" % NFS_DISK).stdout.strip()
+            seen["socket_label"] = host.run_expect([0], "stat -c %%C %s" % AGENT_SOCKET).stdout.strip()
+            # The RNG's node in the private /dev libvirt built for this QEMU (namespaces).
+            seen["rng_node"] = host.run_expect([0], "stat -c '%%F %%U %%a' /proc/%s/root/dev/urandom" % pid).stdout.strip()
+    finally:
+        host.run("virsh -c qemu:///system destroy %s" % NFS_GUEST)
+    seen["state_after"] = virsh(host, "domstate", NFS_GUEST).strip()
     return seen
 
 
 def test_the_role_defines_the_guest_with_its_disk_on_nfs(nfs_guest):
     overlay = nfs_guest["overlay"]
-    print("\n%s (%s): %s on %s, %s, over %s"
-          % (NFS_GUEST, nfs_guest["state"], NFS_DISK, nfs_guest["fstype"], nfs_guest["disk_label"],
-             overlay.get("full-backing-filename")))
+    print("\n%s (%s): %s on %s, over %s"
+          % (NFS_GUEST, nfs_guest["state"], NFS_DISK, nfs_guest["fstype"], overlay.get("full-backing-filename")))
     assert nfs_guest["state"] == "shut off"
     assert re.findall(r"<source file='([^']+)'", nfs_guest["declared"])[0] == NFS_DISK
     assert overlay["format"] == "qcow2" and overlay["backing-filename-format"] == "raw"
-    # On NFS, and so labelled as the whole mount is, not with a guest's pair.
+    # On NFS: the file is on the export.
     assert nfs_guest["fstype"] == "nfs"
-    assert nfs_guest["disk_label"].split(":")[2] == "nfs_t"
     assert nfs_guest["exported"]
 
 
-def test_a_guest_with_its_disk_on_the_nfs_pool_runs_confined(nfs_guest):
+def test_the_roles_guest_on_the_nfs_pool_runs_confined(nfs_guest):
     """Only virt_use_nfs lets svirt_t open an nfs_t disk (test_selinux.py checks it is on)."""
-    print("\n%s: %s; its disk %s" % (NFS_PROBE, nfs_guest["probe_label"], nfs_guest["probe_disk_label"]))
-    assert PROCESS_LABEL.match(nfs_guest["probe_label"]), nfs_guest["probe_label"]
-    assert nfs_guest["probe_disk_label"].split(":")[2] == "nfs_t"
-    assert nfs_guest["probe_exported"]
+    start = nfs_guest["start"]
+    assert start.rc == 0, start.stderr
+    print("\n%s: %s; its disk %s; agent socket %s; /dev/urandom %s"
+          % (NFS_GUEST, nfs_guest["label"], nfs_guest["disk_label"], nfs_guest["socket_label"], nfs_guest["rng_node"]))
+    # Started as the role defined it, RNG and agent channel included.
+    assert "<rng model='virtio'>" in nfs_guest["live"]
+    assert "org.qemu.guest_agent.0" in nfs_guest["live"]
+    match = PROCESS_LABEL.match(nfs_guest["label"])
+    assert match, nfs_guest["label"]
+    # Files on NFS carry the mount's one label, not the guest's pair (kvm_audit S3 says so).
+    assert nfs_guest["disk_label"].split(":")[2] == "nfs_t"
+    # The agent's socket is the guest's alone: its type and MCS pair.
+    assert nfs_guest["socket_label"] == "system_u:object_r:svirt_image_t:s0:%s" % match.group(2)
+    # The node libvirt made in the guest's /dev, with the host node's owner and mode: the
+    # setattr that only the local module allows it.
+    assert nfs_guest["rng_node"] == "character special file root 666"
+    assert nfs_guest["state_after"] == "shut off"
 
 
 def test_the_nfs_guest_started_without_selinux_denials(host, nfs_guest):
