@@ -172,6 +172,7 @@ def nfs_guest(host):
         if start.rc == 0:
             pid = host.file("/run/libvirt/qemu/%s.pid" % NFS_GUEST).content_string.strip()
             seen["live"] = virsh(host, "dumpxml", NFS_GUEST)
+            seen["cmdline"] = host.file("/proc/%s/cmdline" % pid).content_string.replace("\0", " ")
             seen["label"] = host.file("/proc/%s/attr/current" % pid).content_string.strip("\0\n")
             seen["disk_label"] = host.run_expect([0], "stat -c %%C %s" % NFS_DISK).stdout.strip()
             seen["socket_label"] = host.run_expect([0], "stat -c %%C %s" % AGENT_SOCKET).stdout.strip()
@@ -195,10 +196,21 @@ def test_the_role_defines_the_guest_with_its_disk_on_nfs(nfs_guest):
     assert nfs_guest["exported"]
 
 
-def test_the_roles_guest_on_the_nfs_pool_runs_confined(nfs_guest):
+def test_the_roles_guest_on_the_nfs_pool_runs_confined(nfs_guest, domain_type):
     """Only virt_use_nfs lets svirt_t open an nfs_t disk (test_selinux.py checks it is on)."""
     start = nfs_guest["start"]
     assert start.rc == 0, start.stderr
+    # The role's own choice of domain type and CPU: 'kvm' and host-passthrough where the VM's
+    # nested KVM works (conftest.py), which QEMU then runs with.
+    accel = re.search(r"-accel (\w+)|accel=(\w+)", nfs_guest["cmdline"])
+    print("\n%s: <domain type='%s'>, accel %s, %s" % (
+        NFS_GUEST, re.search(r"<domain type='(\w+)'", nfs_guest["live"]).group(1), accel.group(1) or accel.group(2),
+        re.search(r"<cpu mode='([\w-]+)'", nfs_guest["live"]).group(1)))
+    assert "<domain type='%s'" % domain_type in nfs_guest["live"]
+    assert (accel.group(1) or accel.group(2)) == ("kvm" if domain_type == "kvm" else "tcg")
+    if domain_type == "kvm":
+        assert "<cpu mode='host-passthrough'" in nfs_guest["live"]
+        assert re.search(r"-cpu host\b", nfs_guest["cmdline"]), nfs_guest["cmdline"]
     print("\n%s: %s; its disk %s; agent socket %s; /dev/urandom %s"
           % (NFS_GUEST, nfs_guest["label"], nfs_guest["disk_label"], nfs_guest["socket_label"], nfs_guest["rng_node"]))
     # Started as the role defined it, RNG and agent channel included.
