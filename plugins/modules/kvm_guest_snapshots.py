@@ -212,7 +212,8 @@ def top_written(module, qemu_img, path):
 
 def at_snapshot(module, found, snap, disks):
     """Whether a revert to snap would change nothing (see the module's description)."""
-    if found['current'] != snap['name'] or found['state'] != 'shut off':
+    # Only our kind of snapshot: an internal one keeps no overlay to tell whether disks moved on.
+    if found['current'] != snap['name'] or found['state'] != 'shut off' or not snap['overlays']:
         return False
     if any(other['parent'] == snap['name'] for other in found['snapshots']):
         return False
@@ -254,9 +255,9 @@ def plan_guest(module, virsh, guest, found, action, name, version, agent_timeout
         refusals.append('kvmcloud_snapshot=%r: %s has no such snapshot (it has: %s); list them with '
                         '-e kvmcloud_snapshot_action=list.' % (name, guest, ', '.join(names) or 'none'))
     else:
-        refusal = too_old(action, version) if snap['overlays'] else None
+        refusal = too_old(action, version, guest) if snap['overlays'] else None
         if refusal:
-            refusals.append('%s (guest %s)' % (refusal, guest))
+            refusals.append(refusal)
         elif action == 'delete':
             steps.append(('%s: snapshot %s deleted' % (guest, name), ['snapshot-delete', guest, name], None))
             result.update(changed=True, note='deleted, its overlays merged back')

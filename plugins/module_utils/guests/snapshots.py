@@ -171,16 +171,16 @@ def escape_attr(value):
             .replace('<', '&lt;').replace('>', '&gt;'))
 
 
-def too_old(action, version):
+def too_old(action, version, guest):
     """A refusal when the host's libvirt cannot do this to an external snapshot; None when it can."""
     needed = EXTERNAL_SUPPORT.get(action)
     if needed is None or (version is not None and version >= needed):
         return None
     have = '.'.join(str(part) for part in version) if version else 'of unknown version'
-    return ('kvmcloud_snapshot_action=%s: libvirt %s on this host cannot %s external snapshots (libvirt %s and '
-            'later can: Debian 13 has 11.x, Debian 12 9.0, which deletes but cannot revert); upgrade libvirt, or '
-            'revert by hand with the guest shut off (point its disks back at the overlay\'s backing file).'
-            % (action, have, action, '.'.join(str(part) for part in needed)))
+    return ('kvmcloud_snapshot_action=%s: %s: libvirt %s on this host cannot %s external snapshots (libvirt %s '
+            'and later can: Debian 13 has 11.x, Debian 12 9.0, which deletes but cannot revert); upgrade libvirt, '
+            'or revert by hand with the guest shut off (point its disks back at the overlays\' backing files).'
+            % (action, guest, have, action, '.'.join(str(part) for part in needed)))
 
 
 def summary(snapshots, current, state):

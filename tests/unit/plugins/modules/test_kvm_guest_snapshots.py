@@ -183,7 +183,7 @@ def test_revert_needs_libvirt_9_9_and_says_so_before_any_change():
     host = FakeHost(snapshots={'s1': snapshot('s1')}, current='s1', version='9.0.0')
     result, failed = run(host, {'guests': 'web1', 'action': 'revert', 'name': 's1'})
     assert failed and host.changes == []
-    assert result['msg'].startswith('kvmcloud_snapshot_action=revert: libvirt 9.0.0 on this host cannot revert')
+    assert result['msg'].startswith('kvmcloud_snapshot_action=revert: web1: libvirt 9.0.0 on this host cannot revert')
 
 
 def test_delete_works_from_libvirt_9_0():
