@@ -113,6 +113,31 @@ results:
   returned: always
   type: list
   elements: dict
+  contains:
+    guest:
+      description: The guest.
+      type: str
+    action:
+      description: The action.
+      type: str
+    snapshot:
+      description: The snapshot's name; null for V(list) without one.
+      type: str
+    changed:
+      description: Whether the guest changed (in check mode, would change).
+      type: bool
+    quiesced:
+      description:
+        - For a snapshot V(create) made, whether the guest agent froze the guest's filesystems for it; null
+          otherwise.
+      type: bool
+    overlays:
+      description: For a snapshot V(create) made, the overlay of each disk, by target.
+      type: dict
+      returned: when a snapshot is created
+    note:
+      description: What happened, in words.
+      type: str
   sample:
     - {guest: web1, action: create, snapshot: before-upgrade, changed: true, quiesced: true,
        note: "created, quiesced by the guest agent"}
@@ -243,11 +268,13 @@ def plan_guest(module, virsh, guest, found, action, name, version, agent_timeout
                 quiesce = rc == 0
             args = ['snapshot-create', guest, '--xmlfile', '/dev/stdin', '--disk-only', '--atomic']
             steps.append(('%s: snapshot %s created' % (guest, name), args + (['--quiesce'] if quiesce else []), xml))
-            result.update(changed=True, quiesced=quiesce, overlays=overlays,
-                          note='created, %s' % ('quiesced by the guest agent' if quiesce else
-                                                'not quiesced (%s)' % ('the guest is ' + found['state']
-                                                                      if found['state'] != 'running'
-                                                                      else 'its agent did not answer')))
+            if quiesce:
+                why = 'quiesced by the guest agent'
+            elif found['state'] == 'running':
+                why = 'not quiesced (its agent did not answer)'
+            else:
+                why = 'not quiesced (the guest is %s)' % found['state']
+            result.update(changed=True, quiesced=quiesce, overlays=overlays, note='created, ' + why)
             after = summary(names + [name], name, found['state'])
     elif snap is None and action == 'delete':
         result['note'] = 'absent, nothing to delete'
@@ -343,7 +370,8 @@ def main():
                done=[line for line, _a, _d in steps], guests=dict((guest, public(found[guest])) for guest in present))
     out['report'] = report(results, out['guests'], module.check_mode and bool(steps))
     if refusals:
-        module.fail_json(msg='\n'.join(refusals), errors=refusals, **dict(out, changed=False))
+        out.update(changed=False, errors=refusals)
+        module.fail_json(msg='\n'.join(refusals), **out)
     if module._diff and steps:
         out['diff'] = diff
     if module.check_mode or not steps:
