@@ -29,14 +29,16 @@ FIX_GUESTS = 'give the guests as a list or a comma-separated string, e.g. -e kvm
 
 
 def guest_names(value):
-    """The guest names of kvmcloud_guests (a list, or a comma-separated string), in order."""
+    """The names of kvmcloud_guests (a list, or a comma-separated string), in order, without
+    repeats; None when it is neither. Only spaces around a name go: a newline or other control
+    character stays, and the name check refuses it. (playbooks/snapshot.yml reads it too.)"""
     if isinstance(value, str):
         value = value.split(',')
     if not isinstance(value, (list, tuple)):
         return None
     names = []
     for item in value:
-        name = item.strip() if isinstance(item, str) else item
+        name = item.strip(' ') if isinstance(item, str) else item
         if name not in names and name != '':
             names.append(name)
     return names

@@ -17,36 +17,19 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import GUEST_NAME_RE
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import FIX_GUESTS, GUEST_NAME_RE, guest_names
 
 ACTIONS = ('list', 'create', 'revert', 'delete')
 # Full-string match: letters, digits, '.', '_', '-', starting with a letter or digit, at most 64.
 # The name becomes part of each overlay's file name, so nothing that a path or virsh would read
 # otherwise ('/', ',', spaces, control characters) gets through.
 SNAPSHOT_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z')
-FIX_GUESTS = 'give the guests as a list or a comma-separated string, e.g. -e kvmcloud_guests=web1,db1'
 FIX_NAME = 'e.g. -e kvmcloud_snapshot=before-upgrade'
 FIX_ACTION = 'e.g. -e kvmcloud_snapshot_action=create'
 # The first libvirt releases whose QEMU driver deletes (9.0.0) and reverts (9.9.0) external
 # snapshots (libvirt's NEWS); before them virsh refuses with "not supported yet".
 EXTERNAL_SUPPORT = {'delete': (9, 0, 0), 'revert': (9, 9, 0)}
 OVERLAY_FORMAT = 'qcow2'
-
-
-def guest_names(value):
-    """The names of kvmcloud_guests (a list, or a comma-separated string), in order, without
-    repeats; None when it is neither. Only spaces around a name go: a newline or other control
-    character stays, and the name check refuses it."""
-    if isinstance(value, str):
-        value = value.split(',')
-    if not isinstance(value, (list, tuple)):
-        return None
-    names = []
-    for item in value:
-        name = item.strip(' ') if isinstance(item, str) else item
-        if name not in names and name != '':
-            names.append(name)
-    return names
 
 
 def input_errors(guests, action, name):

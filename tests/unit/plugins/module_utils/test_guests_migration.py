@@ -47,14 +47,14 @@ def found(maintenance=(), **where):
 
 
 @pytest.mark.parametrize('guests, names', [
-    ('web1,db1', ['web1', 'db1']), (' web1 , web1,', ['web1']), (['db1'], ['db1']), ('', []), (None, None)])
+    ('web1,db1', ['web1', 'db1']), (' web1 , web1,', ['web1']), ('web1\n', ['web1\n']), (['db1'], ['db1']), ('', []), (None, None)])
 def test_guests_come_as_a_list_or_a_comma_separated_string(guests, names):
     assert migration.guest_names(guests) == names
 
 
 @pytest.mark.parametrize('guests, target, expected', [
     ('', 'hv02', 'kvmcloud_guests: \'\' names no guest'),
-    ('web1\n', 'hv02', None),
+    ('web1\n', 'hv02', "kvmcloud_guests[0]: 'web1\\n' is not a guest name"),
     ('web 1', 'hv02', 'kvmcloud_guests[0]: \'web 1\' is not a guest name'),
     ('web1,-x', 'hv02', 'kvmcloud_guests[1]: \'-x\' is not a guest name'),
     ('web1', 'hv09', 'kvmcloud_target: \'hv09\' is not a host of the play'),
@@ -62,7 +62,6 @@ def test_guests_come_as_a_list_or_a_comma_separated_string(guests, names):
 def test_the_request_is_checked_before_anything_is_read(guests, target, expected):
     errors = migration.request_errors(guests, target, HOSTS)
     if expected is None:
-        # A trailing newline is stripped with the blanks around each name, never kept in one.
         assert errors == []
     else:
         assert len(errors) == 1 and errors[0].startswith(expected)
