@@ -16,6 +16,7 @@ __metaclass__ = type
 import os
 import re
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import FIX_GUESTS, GUEST_NAME_RE, guest_names
 
@@ -150,8 +151,8 @@ def create_plan(guest, name, xml_text, exists):
 
 
 def escape_attr(value):
-    return (value.replace('&', '&amp;').replace("'", '&apos;').replace('"', '&quot;')
-            .replace('<', '&lt;').replace('>', '&gt;'))
+    """The value for a quoted XML attribute."""
+    return escape(value, {"'": '&apos;', '"': '&quot;'})
 
 
 def too_old(action, version, guest):
