@@ -338,14 +338,14 @@ def plan_backup(virsh, guest, found, name, backup_dir, version):
     if refusals:
         return None, result, refusals, after
     targets = [disk['target'] for disk in disks]
-    parent = parent_backup([b for b in backups if b['manifest']], checkpoints, targets)
+    parent, why_full = parent_backup(backups, checkpoints, disks)
     files = dict((target, backup_path(backup_dir, guest, name, '%s.qcow2' % target)) for target in targets)
     plan = {'guest': guest, 'name': name, 'dir': where, 'disks': disks, 'skipped': skipped, 'files': files,
             'parent': parent['name'] if parent else None,
             'sizes': dict((target, capacity(virsh, guest, target)) for target in targets)}
     kind = 'incremental' if parent else 'full'
     result.update(changed=True, kind=kind, parent=plan['parent'], disks=files,
-                  note='%s%s' % (kind, ' from %s' % plan['parent'] if parent else ''))
+                  note='%s from %s' % (kind, plan['parent']) if parent else 'full (%s)' % why_full)
     new = {'name': name, 'manifest': {'parent': plan['parent'], 'created': time.time()}}
     after = summary(backups + [new], checkpoints + [name])
     return plan, result, refusals, after
@@ -549,7 +549,7 @@ def main():
     found = {}
     for guest in wanted:
         found[guest] = {'backups': read_backups(host, backup_dir, guest), 'state': None, 'checkpoints': []}
-        if guest in defined and action != 'restore':
+        if guest in defined:
             found[guest].update(read_guest(virsh, guest))
     if action == 'backup':
         present = [guest for guest in wanted if guest in defined]

@@ -105,9 +105,28 @@ def read_manifest(text):
     return manifest
 
 
+def disk_chains(xml_text):
+    """{target: [top image, its backing file, ...]} of a domain's disks, from libvirt's
+    backingStore elements (the live XML has them)."""
+    chains = {}
+    root = parse_xml(xml_text)
+    for disk in root.findall('devices/disk') if root is not None else []:
+        target, files, layer = disk.find('target'), [], disk
+        while layer is not None:
+            source = layer.find('source')
+            if source is None or not (source.get('file') or source.get('dev')):
+                break
+            files.append(source.get('file') or source.get('dev'))
+            layer = layer.find('backingStore')
+        if target is not None:
+            chains[target.get('dev')] = files
+    return chains
+
+
 def backup_disks(guest, xml_text):
-    """(disks to back up [{'target', 'file'}], skipped {target: why}, refusals) of a domain XML.
-    Only writable disks are backed up; a checkpoint needs a qcow2 image at the top of each."""
+    """(disks to back up [{'target', 'file', 'chain'}], skipped {target: why}, refusals) of a
+    domain XML. Only writable disks are backed up; a checkpoint needs a qcow2 image at the top
+    of each."""
     disks, skipped, refusals = [], {}, []
     root = parse_xml(xml_text)
     formats = {}
@@ -115,6 +134,7 @@ def backup_disks(guest, xml_text):
         target, driver = disk.find('target'), disk.find('driver')
         if target is not None:
             formats[target.get('dev')] = driver.get('type') if driver is not None else None
+    chains = disk_chains(xml_text)
     for disk in domain_disks(xml_text):
         if disk['device'] != 'disk':
             skipped[disk['target']] = disk['device']
@@ -128,20 +148,40 @@ def backup_disks(guest, xml_text):
                             'incremental backup needs in qcow2 images only; convert the disk to qcow2, or back this '
                             'guest up another way.' % (guest, disk['target'], formats.get(disk['target'])))
         else:
-            disks.append({'target': disk['target'], 'file': disk['file']})
+            disks.append({'target': disk['target'], 'file': disk['file'], 'chain': chains.get(disk['target'], [])})
     if not disks and not refusals:
         refusals.append('kvmcloud_guests: %s has no writable disk: there is nothing to back up.' % guest)
     return disks, skipped, refusals
 
 
-def parent_backup(backups, checkpoints, targets):
-    """The backup a new one is incremental from: the newest complete backup of the guest whose
-    checkpoint libvirt still has and that covers the same disks; None for a full backup."""
-    candidates = [b for b in backups if b.get('manifest') and b['manifest'].get('checkpoint') in checkpoints
-                  and sorted(b['manifest']['disks']) == sorted(targets)]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda b: (b['manifest'].get('created') or 0, b['name']))
+def parent_backup(backups, checkpoints, disks):
+    """(the backup a new one is incremental from, or None for a full one; why not incremental).
+
+    The parent is the newest complete backup whose checkpoint libvirt still has, that covers the
+    same disks, and whose disk images (the top image of each disk when it was taken) are all still
+    in the guest's chain of images. A snapshot reverted since (playbooks/snapshot.yml) drops the
+    images written after the snapshot, whose blocks the checkpoint's bitmaps no longer mark: an
+    incremental backup on top of a backup of them would restore writes the revert undid. A snapshot
+    deleted since (its overlay merged back) drops an image too; libvirt merges the bitmaps then, but
+    a full backup is the simple, safe choice."""
+    chains = dict((disk['target'], disk.get('chain') or [disk['file']]) for disk in disks)
+    complete = [b for b in backups if b.get('manifest')]
+    if not complete:
+        return None, 'the first backup'
+    newest_first = sorted(complete, key=lambda b: (b['manifest'].get('created') or 0, b['name']), reverse=True)
+    why = None
+    for backup in newest_first:
+        manifest = backup['manifest']
+        if manifest.get('checkpoint') not in checkpoints:
+            why = why or 'libvirt has no checkpoint %s (of the newest backup)' % backup['name']
+        elif sorted(manifest['disks']) != sorted(chains):
+            why = why or 'the guest\'s disks changed since backup %s' % backup['name']
+        elif any(disk.get('source') not in chains[target] for target, disk in manifest['disks'].items()):
+            why = why or ('the disk images backup %s was taken of are no longer the guest\'s (a snapshot reverted or '
+                          'deleted since, or a disk replaced)' % backup['name'])
+        else:
+            return backup, None
+    return None, why
 
 
 def checkpoint_xml(name, disks, skipped):

@@ -65,8 +65,10 @@ def test_input_errors_start_from_the_variable(args, starts):
 
 
 def test_only_writable_qcow2_disks_are_backed_up():
-    disks, skipped, refusals = backups.backup_disks('web1', DOMAIN)
-    assert disks == [{'target': 'vda', 'file': DIR + '/vda.qcow2'}, {'target': 'vdb', 'file': DIR + '/vdb.qcow2'}]
+    found, skipped, refusals = backups.backup_disks('web1', DOMAIN)
+    assert found == [{'target': 'vda', 'file': DIR + '/vda.qcow2',
+                      'chain': [DIR + '/vda.qcow2', '/var/lib/libvirt/images/base/debian-13.qcow2']},
+                     {'target': 'vdb', 'file': DIR + '/vdb.qcow2', 'chain': [DIR + '/vdb.qcow2']}]
     assert skipped == {'vdc': 'read-only', 'sda': 'cdrom'} and refusals == []
 
 
@@ -74,23 +76,43 @@ def test_a_raw_or_shareable_writable_disk_is_refused():
     xml = ("<domain><devices><disk type='file' device='disk'><driver type='raw'/><source file='/a.img'/>"
            "<target dev='vda'/></disk><disk type='file' device='disk'><driver type='qcow2'/><source file='/b'/>"
            "<target dev='vdb'/><shareable/></disk></devices></domain>")
-    disks, _skipped, refusals = backups.backup_disks('web1', xml)
-    assert disks == []
+    found, _skipped, refusals = backups.backup_disks('web1', xml)
+    assert found == []
     assert refusals[0].startswith('kvmcloud_guests: web1: disk vda is in format raw; libvirt keeps the checkpoints')
     assert refusals[1].startswith('kvmcloud_guests: web1: disk vdb is shareable')
 
 
-def backup(name, created, parent=None, targets=('vda', 'vdb'), checkpoint=True):
+def backup(name, created, parent=None, targets=('vda', 'vdb'), checkpoint=True, top='%s/%s.qcow2'):
     return {'name': name, 'manifest': {'format': 1, 'created': created, 'parent': parent,
                                        'checkpoint': name if checkpoint else None,
-                                       'disks': dict((t, {'file': t + '.qcow2'}) for t in targets)}}
+                                       'disks': dict((t, {'file': t + '.qcow2', 'source': top % (DIR, t)})
+                                                     for t in targets)}}
+
+
+def disks(top='%s/%s.qcow2', base=None):
+    return [{'target': t, 'file': top % (DIR, t), 'chain': [top % (DIR, t)] + ([base % (DIR, t)] if base else [])}
+            for t in ('vda', 'vdb')]
 
 
 def test_the_parent_is_the_newest_backup_whose_checkpoint_libvirt_has_on_the_same_disks():
     found = [backup('b1', 10), backup('b2', 20, 'b1'), backup('b3', 30, 'b2', targets=('vda',))]
-    assert backups.parent_backup(found, ['b1', 'b2', 'b3'], ['vda', 'vdb'])['name'] == 'b2'
-    assert backups.parent_backup(found, ['b1'], ['vda', 'vdb'])['name'] == 'b1'
-    assert backups.parent_backup(found, [], ['vda', 'vdb']) is None
+    assert backups.parent_backup(found, ['b1', 'b2', 'b3'], disks())[0]['name'] == 'b2'
+    assert backups.parent_backup(found, ['b1'], disks())[0]['name'] == 'b1'
+    assert backups.parent_backup(found, [], disks()) == (None, 'libvirt has no checkpoint b3 (of the newest backup)')
+    assert backups.parent_backup([], [], disks()) == (None, 'the first backup')
+
+
+def test_a_backup_of_images_a_snapshot_revert_dropped_is_no_parent():
+    """b1 of the disks, b2 while a snapshot's overlays were on top of them (still parents while the
+    overlays or the disks under them are the guest's); after a revert, new overlays on the disks:
+    b2's images are gone, b1's are still under the new overlays."""
+    found = [backup('b1', 10), backup('b2', 20, 'b1', top='%s/web1-%s.s1.qcow2')]
+    during = disks(top='%s/web1-%s.s1.qcow2', base='%s/%s.qcow2')
+    assert backups.parent_backup(found, ['b1', 'b2'], during)[0]['name'] == 'b2'
+    reverted = disks(top='%s/web1-%s.s1-revert.qcow2', base='%s/%s.qcow2')
+    assert backups.parent_backup(found, ['b1', 'b2'], reverted)[0]['name'] == 'b1'
+    parent, why = backups.parent_backup(found[1:], ['b1', 'b2'], reverted)
+    assert parent is None and why.startswith('the disk images backup b2 was taken of are no longer the guest')
 
 
 def test_backup_and_checkpoint_xml():

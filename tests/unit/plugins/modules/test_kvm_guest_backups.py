@@ -88,7 +88,8 @@ class FakeFS(object):
 def manifest(name, parent=None, created=1796530000):
     return json.dumps({'format': 1, 'guest': 'web1', 'name': name, 'checkpoint': name, 'created': created,
                        'kind': 'incremental' if parent else 'full', 'parent': parent,
-                       'disks': {'vda': {'file': 'vda.qcow2'}, 'vdb': {'file': 'vdb.qcow2'}}})
+                       'disks': {'vda': {'file': 'vda.qcow2', 'source': DIR + '/vda.qcow2'},
+                                 'vdb': {'file': 'vdb.qcow2', 'source': DIR + '/vdb.qcow2'}}})
 
 
 def backup_files(name, parent=None, created=1796530000, complete=True):
@@ -188,7 +189,7 @@ def test_check_mode_predicts_a_full_backup_and_changes_nothing():
     assert not failed and result['changed'] and host.changes == [] and host.fs.writes == []
     assert result['diff'] == {'before': 'web1: backups: none; checkpoints: none\n',
                               'after': 'web1: backups: b1 (full); checkpoints: b1\n'}
-    assert result['report'][0] == 'web1: backup b1: would be full'
+    assert result['report'][0] == 'web1: backup b1: would be full (the first backup)'
 
 
 def test_a_first_backup_is_full_quiesced_and_complete_only_once_its_job_completed():
@@ -214,7 +215,7 @@ def test_a_first_backup_is_full_quiesced_and_complete_only_once_its_job_complete
     assert saved['disks']['vdb'] == {'file': 'vdb.qcow2', 'source': DIR + '/vdb.qcow2', 'capacity': 4294967296}
     assert saved['skipped'] == {'vdc': 'read-only'}
     assert host.fs.files[where + '/domain.xml'] == DOMAIN
-    assert result['results'][0]['note'] == 'full, quiesced by the guest agent'
+    assert result['results'][0]['note'] == 'full (the first backup), quiesced by the guest agent'
 
 
 def test_a_later_backup_is_incremental_onto_the_previous_files():
@@ -237,6 +238,7 @@ def test_a_backup_whose_checkpoint_is_gone_is_no_parent():
     host = FakeHost(FakeFS(backup_files('b1')), checkpoints=[])
     result, failed = run(host, dict(BACKUP, name='b2'), check_mode=True)
     assert not failed and result['results'][0]['kind'] == 'full'
+    assert result['results'][0]['note'] == 'full (libvirt has no checkpoint b1 (of the newest backup))'
 
 
 def test_a_complete_backup_is_left_as_it_is():
