@@ -205,6 +205,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.backups
     DOMAIN_XML, MANIFEST, MANIFEST_FORMAT, backup_disks, backup_path, backup_xml, by_age, chain, checkpoint_xml,
     describe, guest_names, input_errors, parent_backup, read_manifest, restored_domain, restored_from,
     restored_paths, summary, version_refusal)
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import result_line
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import daemon_version
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
 
@@ -503,9 +504,7 @@ def run_restore(module, virsh, host, plan):
 def report(results, guests, predicted):
     lines = []
     for result in results:
-        lines.append('%s: %s%s: %s%s' % (result['guest'], result['action'],
-                                         ' ' + result['backup'] if result['backup'] else '',
-                                         'would be ' if predicted and result['changed'] else '', result['note']))
+        lines.append(result_line(result, result['backup'], predicted))
     for guest, found in sorted(guests.items()):
         lines.append('%s: %s; %s' % (guest, found['state'] or 'not defined here', summary(
             [{'name': b['name'], 'manifest': b if b['complete'] else None} for b in found['backups']],

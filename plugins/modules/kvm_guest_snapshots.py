@@ -175,6 +175,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import result_line
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import (
     create_plan, daemon_version, domain_disks, guest_names, input_errors, snapshot_info, summary, too_old)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
@@ -285,9 +286,7 @@ def report(results, guests, predicted):
     """Lines for the operator: what the action did to each guest, then each guest's snapshots."""
     lines = []
     for result in results:
-        lines.append('%s: %s%s: %s%s' % (result['guest'], result['action'],
-                                         ' ' + result['snapshot'] if result['snapshot'] else '',
-                                         'would be ' if predicted and result['changed'] else '', result['note']))
+        lines.append(result_line(result, result['snapshot'], predicted))
     for guest, found in sorted(guests.items()):
         lines.append('%s: %s' % (guest, summary([s['name'] for s in found['snapshots']], found['current'],
                                                 found['state']).strip()))

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from guests import agent, guest_sh, virsh
-from playbook import PROJECT, recap, run_playbook
+from playbook import PROJECT, changed_on, flat, run_playbook
 
 HOST = "kvmhost-trixie"
 pytestmark = pytest.mark.only_hosts(HOST)
@@ -46,15 +46,8 @@ def backup_run(action, *extra, name=FULL, guests=GUEST, restore_as=None):
     return run_playbook(*args, *extra, limit=HOST, playbook=BACKUP_PLAYBOOK, timeout=900)
 
 
-def flat(result):
-    """The run's output with line wrapping undone and quoting left out (see test_snapshot.py)."""
-    text = " ".join((result.stdout + result.stderr).split())
-    return text.replace("\\'", "").replace("''", "").replace("'", "")
-
-
 def changed(result):
-    assert result.returncode == 0, result.stdout[-3000:]
-    return recap(result.stdout, HOST)["changed"]
+    return changed_on(result, HOST)
 
 
 def checkpoints(host):

@@ -26,7 +26,8 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import FIX_GUESTS, GUEST_NAME_RE, guest_names
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import (
+    GUEST_NAME_RE, guest_name_errors, guest_names)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import (
     domain_disks, escape_attr, parse_xml)
 
@@ -54,14 +55,8 @@ RESTORED_NS = 'https://github.com/kvmcloud/hypervisor/xmlns/backup/1'
 def input_errors(guests, action, name, backup_dir, restore_as, restore_dir):
     """The operator's input: kvmcloud_guests, kvmcloud_backup_action, kvmcloud_backup,
     kvmcloud_backup_dir, kvmcloud_backup_restore_as (and the restore directory)."""
-    errors = []
+    errors = guest_name_errors(guests)
     names = guest_names(guests)
-    if not names:
-        errors.append('kvmcloud_guests=%r names no guest; %s.' % (guests, FIX_GUESTS))
-    for index, guest in enumerate(names or []):
-        if not isinstance(guest, str) or not GUEST_NAME_RE.match(guest):
-            errors.append('kvmcloud_guests[%d]=%r is not a guest name: letters, digits, "." and "-", at most 63, '
-                          'starting with a letter or digit; %s.' % (index, guest, FIX_GUESTS))
     if action not in ACTIONS:
         errors.append('kvmcloud_backup_action=%r is not an action: one of %s; %s.'
                       % (action, ', '.join(ACTIONS), FIX_ACTION))

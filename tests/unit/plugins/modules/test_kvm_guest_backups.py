@@ -16,10 +16,11 @@ import pytest
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.backups import restored_domain
 from ansible_collections.kvmcloud.hypervisor.plugins.modules import kvm_guest_backups
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import run_module_main
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import run_with_commands
 
 VIRSH = '/usr/bin/virsh'
 QEMU_IMG = '/usr/bin/qemu-img'
+BINS = {'virsh': VIRSH, 'qemu-img': QEMU_IMG}
 DIR = '/var/lib/libvirt/images/guests/web1'
 BACKUPS = '/var/lib/libvirt/backups'
 DOMAIN = """<domain type='qemu'><name>web1</name><uuid>0b8c1d4e-1111-2222-3333-444455556666</uuid><devices>
@@ -151,17 +152,10 @@ class FakeHost(object):
 
 
 def run(host, args, check_mode=False, diff=False):
-    def get_bin_path(module, name, required=False, opt_dirs=None):
-        return {'virsh': VIRSH, 'qemu-img': QEMU_IMG}[name]
-
-    def run_command(module, argv, **kwargs):
-        return host.run_command(module, argv, **kwargs)
-
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     original = kvm_guest_backups.Host
     kvm_guest_backups.Host = lambda module: host.fs
     try:
-        return run_module_main(kvm_guest_backups.main, args, get_bin_path=get_bin_path, run_command=run_command)
+        return run_with_commands(kvm_guest_backups.main, args, host, BINS, check_mode, diff)
     finally:
         kvm_guest_backups.Host = original
 
