@@ -31,9 +31,13 @@ FULL, INCREMENTAL = "kvmtest-full", "kvmtest-incr"
 BACKUP_DIR = "/var/lib/libvirt/backups"
 RESTORE_DIR = "/var/lib/libvirt/images/%s" % RESTORED
 BACKUP_PLAYBOOK = os.path.join(PROJECT, "playbooks", "backup.yml")
-MARKERS = {"/var/lib/kvmcloud/backup-marker-1": "before-the-full-backup",
-           "/var/lib/kvmcloud/backup-marker-2": "before-the-incremental-backup"}
-LATE_MARKER = "/var/lib/kvmcloud/backup-marker-3"
+# Unique to each run: a marker of an earlier run, left in web1 or in a snapshot test_snapshot.py
+# reverts to, cannot pass for this run's.
+RUN = "%d" % time.time()
+MARKER_DIR = "/var/lib/kvmcloud"
+MARKERS = {"%s/backup-marker-1" % MARKER_DIR: "%s-before-the-full-backup" % RUN,
+           "%s/backup-marker-2" % MARKER_DIR: "%s-before-the-incremental-backup" % RUN}
+LATE_MARKER = "%s/backup-marker-3" % MARKER_DIR
 AGENT_TIMEOUT = 600
 
 
@@ -91,10 +95,12 @@ def live(host):
     assert virsh(host, "domstate", GUEST).strip() == "running"
     wait_for_agent(host, GUEST)
     clean(host)
+    assert guest_sh(host, GUEST, "rm -f %s/backup-marker-* && sync" % MARKER_DIR)[0] == 0
     assert checkpoints(host) == [] and RESTORED not in defined(host)
     started = time.time()
     yield {"disks": virsh(host, "domblklist", GUEST)}
     clean(host)
+    guest_sh(host, GUEST, "rm -f %s/backup-marker-* && sync" % MARKER_DIR)
     os.makedirs(os.path.join(PROJECT, ".cache", "logs"), exist_ok=True)
     with open(os.path.join(PROJECT, ".cache", "logs", "test-backup-seconds.txt"), "w") as record:
         record.write("test_backup.py: %.0f s from the fixture's start to its teardown\n" % (time.time() - started))
@@ -163,7 +169,7 @@ def test_a_later_backup_is_incremental_onto_the_full_one(host, live):
     assert chain[0]["actual-size"] * 10 < image(host, full)["actual-size"]
     assert checkpoints(host) == [FULL, INCREMENTAL]
     assert "Parent:         %s" % FULL in virsh(host, "checkpoint-info", GUEST, INCREMENTAL)
-    write_marker(host, LATE_MARKER, "after-the-last-backup")
+    write_marker(host, LATE_MARKER, "%s-after-the-last-backup" % RUN)
 
 
 def test_restore_makes_a_new_guest_from_the_chain(host, live):
