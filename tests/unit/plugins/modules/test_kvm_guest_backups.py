@@ -268,6 +268,14 @@ def test_a_failed_job_removes_its_files_and_checkpoint():
     assert BACKUPS + '/web1/b1' not in host.fs.dirs
 
 
+def test_a_job_that_runs_too_long_is_aborted_and_its_files_and_checkpoint_removed():
+    host = FakeHost(FakeFS())
+    result, failed = run(host, dict(BACKUP, job_timeout=-1))
+    assert failed and result['msg'].endswith('the backup job ran longer than -1 s (job_timeout) and was aborted')
+    assert [change[0] for change in host.changes][-2:] == ['domjobabort', 'checkpoint-delete']
+    assert not [path for path in host.fs.files if '/b1/' in path]
+
+
 def test_a_guest_not_defined_here_fails_unless_present_only():
     host = FakeHost(FakeFS())
     result, failed = run(host, dict(BACKUP, guests='web1,web9'))
