@@ -203,9 +203,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.backups import (
     DOMAIN_XML, MANIFEST, MANIFEST_FORMAT, backup_disks, backup_path, backup_xml, by_age, chain, checkpoint_xml,
-    describe, guest_names, input_errors, parent_backup, read_manifest, restored_domain, restored_from,
+    describe, input_errors, parent_backup, read_manifest, restored_domain, restored_from,
     restored_paths, summary, version_refusal)
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import result_line
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_names, result_line
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import daemon_version
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
 
@@ -501,6 +501,13 @@ def run_restore(module, virsh, host, plan):
         fail(str(exc))
 
 
+def list_note(backups, name):
+    note = '%d backup(s)' % len(backups)
+    if name:
+        note += '; %s %s' % ('has' if any(b['name'] == name for b in backups) else 'has no backup', name)
+    return note
+
+
 def report(results, guests, predicted):
     lines = []
     for result in results:
@@ -577,13 +584,9 @@ def main():
             plan, result, guest_refusals, before, after = plan_restore(host, guest, found[guest], name, backup_dir,
                                                                        restore_as, restore_dir, defined_xml)
         else:
-            plan, guest_refusals = None, []
+            plan, guest_refusals, before, after = None, [], '', ''
             result = {'guest': guest, 'action': 'list', 'backup': name, 'changed': False, 'kind': None,
-                      'parent': None, 'note': '%d backup(s)%s' % (len(found[guest]['backups']), '' if not name else
-                                                                 '; %s %s' % ('has' if any(
-                                                                     b['name'] == name for b in found[guest]['backups'])
-                                                                     else 'has no backup', name))}
-            before = after = ''
+                      'parent': None, 'note': list_note(found[guest]['backups'], name)}
         if plan:
             plans.append(plan)
         results.append(result)

@@ -175,10 +175,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import result_line
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_names, result_line
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import (
-    create_plan, daemon_version, domain_disks, guest_names, input_errors, snapshot_info, summary, too_old)
+    create_plan, daemon_version, domain_disks, input_errors, snapshot_info, summary, too_old)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
+
 
 def read_guest(virsh, guest):
     """A guest's state, live XML and snapshots as libvirt has them now."""

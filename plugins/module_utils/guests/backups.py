@@ -290,8 +290,8 @@ def describe(backup):
 
 def summary(backups, checkpoints):
     """One line of a guest's backups and checkpoints for --diff, oldest first."""
-    return 'backups: %s; checkpoints: %s\n' % (', '.join(describe(b) for b in backups) or 'none',
-                                                ', '.join(checkpoints) or 'none')
+    names = ', '.join(describe(backup) for backup in backups) or 'none'
+    return 'backups: %s; checkpoints: %s\n' % (names, ', '.join(checkpoints) or 'none')
 
 
 def by_age(backups):

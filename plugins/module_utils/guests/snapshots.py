@@ -18,7 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_name_errors, guest_names
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_name_errors
 
 ACTIONS = ('list', 'create', 'revert', 'delete')
 # Full-string match: letters, digits, '.', '_', '-', starting with a letter or digit, at most 64.
