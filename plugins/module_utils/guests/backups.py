@@ -43,9 +43,9 @@ MANIFEST = 'backup.json'
 DOMAIN_XML = 'domain.xml'
 MANIFEST_FORMAT = 1
 DISK_FORMAT = 'qcow2'
-# libvirt's QEMU driver backs up and keeps checkpoints without a qemu.conf switch from 7.6.0 on
-# (libvirt NEWS, v7.6.0: "qemu: Incremental backup support is now enabled by default"). Debian 12
-# has 9.0, Debian 13 11.x.
+# libvirt's QEMU driver has the backup API with checkpoints (incremental backup) on by default from
+# 7.6.0 on (libvirt's NEWS for v7.6.0; before, it needed a capability switched on in qemu.conf).
+# Debian 12 has 9.0, Debian 13 11.x.
 BACKUP_SUPPORT = (7, 6, 0)
 # The XML namespaces of kvm_guests' mark on the guests it defines, and of ours on a restored guest.
 GUEST_NS = 'https://github.com/kvmcloud/hypervisor/xmlns/guest/1'
