@@ -208,7 +208,6 @@ else
   # 1244 s here beside the other lane (1091 s alone), before snapshot.yml's test (its revert
   # boots web1 a second time); 1873 s with it on 2026-12-06 beside a lane that built its
   # caches cold. CI's machine has run steps up to 1.4 times slower than this one.
-  # backup.yml's test adds 98-137 s (its restored guest's one boot), 262-308 s beside two TCG VMs.
   step "molecule: default (Debian 12 + 13 containers)" 2400 molecule test --scenario-name default &
   default_step=$!
   controller_checks
