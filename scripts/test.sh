@@ -25,6 +25,9 @@ log "bootstrap done after $((SECONDS - suite_started)) s"
 # Molecule and pytest wrap their output at the terminal's width: logs this wide keep each
 # test's id and reason on one line, for failure_reasons.
 export COLUMNS=300
+# Each step writes to a log file, which Python buffers 8 KiB at a time: unbuffered, the log of a
+# step stopped by its time limit ends at the test or task it was in.
+export PYTHONUNBUFFERED=1
 
 logs=$PWD/.cache/logs
 rm -rf "$logs" && mkdir -p "$logs"
@@ -143,16 +146,21 @@ with_core() {
     PATH="$venv/bin:$PATH" VIRTUAL_ENV=$venv "$@"
 }
 
+# Sanity and units on each older ansible-core of the support matrix.
+older_cores_sanity() {
+  local core
+  for core in "${older_cores[@]}"; do
+    step "ansible-test sanity and units (ansible-core $core)" 600 with_core "$core" scripts/ansible-test.sh
+  done
+}
+
 # Sanity and units under every ansible-core of the matrix; the collection in a team's larger
 # playbook, from the tarball (converge, idempotence and verify of the Molecule scenario `larger`,
 # one container), under the newest and the oldest. One after another: the scenario's Molecule
 # state is shared.
 controller_matrix() {
   step "larger playbook from the tarball (ansible-core $main_core)" 480 tests/larger/run.sh
-  local core
-  for core in "${older_cores[@]}"; do
-    step "ansible-test sanity and units (ansible-core $core)" 600 with_core "$core" scripts/ansible-test.sh
-  done
+  older_cores_sanity
   step "the tarball installs with the collections of each ansible release of the matrix" 60 \
     tarball_with_dependencies "${older_cores[@]}"
   step "larger playbook from the tarball (ansible-core $oldest_core)" 480 \
@@ -196,9 +204,7 @@ step "role READMEs agree with argument_specs and defaults" 30 python scripts/rol
 step "collection builds, installs and its docs render" 30 build_and_install_collection
 if $quick; then
   controller_checks
-  for core in "${older_cores[@]}"; do
-    step "ansible-test sanity and units (ansible-core $core)" 600 with_core "$core" scripts/ansible-test.sh
-  done
+  older_cores_sanity
 else
   # Two lanes side by side. The container scenario keeps about 1.3 of the 2 cores busy (1381 s
   # of CPU in 1091 s, 2026-12-03: it waits on its hosts, apt and guest boots), the controller
