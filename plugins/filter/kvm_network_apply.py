@@ -77,6 +77,12 @@ _value:
       description: The declared bridges, which must exist once the change is applied.
       type: list
       elements: str
+    ports:
+      description:
+        - C(link), C(uplink) and C(bridge) of each bridge port over a management link (the uplink
+          or its VLAN sub-interface), which must be in its bridge once the change is applied.
+      type: list
+      elements: dict
 """
 
 from ansible.errors import AnsibleFilterError

@@ -78,6 +78,10 @@ _value:
     networkd_links:
       description: The link each declared networkd file configures, by path.
       type: dict
+    bridge_ports:
+      description: C(link), C(uplink) and C(bridge) of each port the networkd files put in a bridge.
+      type: list
+      elements: dict
     networkd_prefix:
       description: The name prefix of the role's networkd files.
       type: str

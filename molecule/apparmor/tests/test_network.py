@@ -92,6 +92,18 @@ def scenario_bridges(host):
     return host.ansible.get_variables()["kvm_network_bridges"]
 
 
+def last_failure(out):
+    """The last task that failed and what it said, on one line: a failed assertion's line in
+    the suite's summary is all a CI page may show."""
+    task, failure = "", "no task failed"
+    for line in out.splitlines():
+        if line.startswith("TASK ["):
+            task = line.rstrip("* ")
+        elif line.startswith(("fatal:", "failed:")):
+            failure = "%s %s" % (task, line)
+    return " ".join(failure.split())[:2000]
+
+
 def bridges_with_mgmt(scenario_bridges, ssh_interface):
     # No address on the new bridge: once the SSH interface is its port, the host is cut off.
     return scenario_bridges + [{"name": MGMT_BRIDGE, "uplink": ssh_interface, "libvirt_network": False}]
@@ -135,11 +147,12 @@ def test_change_that_cuts_ssh_is_rolled_back(host, hostname, ssh_interface, scen
           % (result.returncode, elapsed, ROLLBACK_SECONDS, recap(out, hostname)))
     print("\n".join(line for line in out.splitlines() if "rolled" in line))
 
-    assert result.returncode != 0
-    assert recap(out, hostname)["rescued"] == 1
-    assert "kvm_network rolled the change to the management interfaces %s" % ssh_interface in flat
+    said = last_failure(out)
+    assert result.returncode != 0, said
+    assert recap(out, hostname)["rescued"] == 1, said
+    assert "kvm_network rolled the change to the management interfaces %s" % ssh_interface in flat, said
     # The change did happen and cut the connection: the controller lost the host.
-    assert "The controller reaches the host again after the change: timed out" in flat
+    assert "The controller reaches the host again after the change: timed out" in flat, said
 
     # SSH works again (this command), over the same interface, which left the new bridge.
     state = host.run_expect([0], "cat /run/kvmcloud-network/rollback-started /run/kvmcloud-network/rolled-back").stdout

@@ -339,6 +339,14 @@ def networkd_files(settings):
     return out
 
 
+def bridge_ports(wanted):
+    """{link, uplink, bridge} of each port the networkd files put in a bridge: the uplink, or
+    its VLAN sub-interface UPLINK.VLAN."""
+    return [{'link': entry['link'], 'uplink': _text(entry['bridge'].get('uplink')),
+             'bridge': _text(entry['bridge'].get('name'))}
+            for entry in wanted if entry['template'] == 'port.network.j2']
+
+
 def file_link(prefix, name):
     """The link a file of the role configures: PREFIX + KIND-LINK.netdev or .network."""
     found = re.match(r'^%s[a-z]+-(.*)\.(netdev|network)$' % re.escape(prefix), name)
@@ -604,6 +612,7 @@ def plan(settings, facts=None):
         'networkd_prefix': settings.prefix,
         'networkd_files': config_file_entries(wanted, stale),
         'networkd_links': dict((entry['path'], entry['link']) for entry in wanted),
+        'bridge_ports': bridge_ports(wanted),
         'stale_files': stale,
         'libvirt_networks': definitions,
         'drifted_directories': drifted_directories(settings, facts),
@@ -630,7 +639,8 @@ def apply_plan(the_plan, facts, changed_paths):
     went (networkd never deletes them); new: devices whose .netdev file is new; replaced,
     created, removed: the files as they were before, for the rollback; management: the links
     among these that carry management traffic; bridges: the declared bridges, which the apply
-    script waits for."""
+    script waits for; ports: the ports over a management link, which the apply script waits to
+    see in their bridges, so the controller's next connection comes after the change took."""
     facts = facts or {}
     prefix = the_plan.get('networkd_prefix') or '05-kvmcloud-'
     links_before = facts.get('links') or {}
@@ -649,6 +659,7 @@ def apply_plan(the_plan, facts, changed_paths):
                       and (links_before.get(file_link(prefix, name(path))) or {}).get('kind', '')
                       in ('', netdev_kind(files_before.get(name(path))))])
     management = facts.get('management_interfaces') or []
+    changing = [link for link in _unique(touched + delete) if link in management]
     return {
         'reconfigure': [link for link in touched if link in links_before],
         'delete': delete,
@@ -657,6 +668,8 @@ def apply_plan(the_plan, facts, changed_paths):
                      if name(path) in files_before],
         'created': [path for path, _link in written if name(path) not in files_before],
         'removed': [{'path': path, 'content': files_before.get(name(path), '')} for path in removed],
-        'management': [link for link in _unique(touched + delete) if link in management],
+        'management': changing,
         'bridges': list(the_plan.get('bridge_names') or []),
+        'ports': [port for port in the_plan.get('bridge_ports') or []
+                  if port['link'] in changing or port['uplink'] in changing],
     }

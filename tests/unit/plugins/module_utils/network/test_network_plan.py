@@ -556,7 +556,21 @@ def test_applying_lists_links_and_files_before_the_change():
                      'content': 'old 05-kvmcloud-port-eth0.network'}],
         'management': ['eth0'],
         'bridges': ['br-guest', 'br-new'],
+        # eth0 leaves its bridge: no port of a management link to wait for.
+        'ports': [],
     }
+
+
+def test_applying_waits_only_for_the_ports_over_management_links():
+    before = facts()
+    bridges = [{'name': 'br-mgmt', 'uplink': 'eth0'}, {'name': 'br-v', 'uplink': 'eth0', 'vlan': 10},
+               {'name': 'br-b', 'uplink': 'eth1'}]
+    the_plan = plan(settings(bridges=bridges, management_change_allowed=True), before)
+    changed = [entry['path'] for entry in the_plan['networkd_files']]
+    applied = apply_plan(the_plan, before, changed)
+    assert applied['management'] == ['eth0']
+    assert applied['ports'] == [{'link': 'eth0', 'uplink': 'eth0', 'bridge': 'br-mgmt'},
+                                {'link': 'eth0.10', 'uplink': 'eth0', 'bridge': 'br-v'}]
 
 
 def test_applying_when_only_other_files_changed():
@@ -564,4 +578,4 @@ def test_applying_when_only_other_files_changed():
     the_plan = plan(settings(bridges=[{'name': 'br-guest'}]), before)
     assert apply_plan(the_plan, before, ['/etc/systemd/networkd.conf.d/05-kvmcloud.conf']) == {
         'reconfigure': [], 'delete': [], 'new': [], 'replaced': [], 'created': [], 'removed': [],
-        'management': [], 'bridges': ['br-guest']}
+        'management': [], 'bridges': ['br-guest'], 'ports': []}
