@@ -18,7 +18,7 @@ import json
 import time
 
 import pytest
-from playbook import recap, run_playbook
+from playbook import failures, recap, run_playbook
 
 # The scenario's guest bridges (molecule.yml) and the stand-in uplinks prepare.yml declares.
 GUEST_BRIDGE = "br-guest"
@@ -92,18 +92,6 @@ def scenario_bridges(host):
     return host.ansible.get_variables()["kvm_network_bridges"]
 
 
-def last_failure(out):
-    """The last task that failed and what it said, on one line: a failed assertion's line in
-    the suite's summary is all a CI page may show."""
-    task, failure = "", "no task failed"
-    for line in out.splitlines():
-        if line.startswith("TASK ["):
-            task = line.rstrip("* ")
-        elif line.startswith(("fatal:", "failed:")):
-            failure = "%s %s" % (task, line)
-    return " ".join(failure.split())[:2000]
-
-
 def bridges_with_mgmt(scenario_bridges, ssh_interface):
     # No address on the new bridge: once the SSH interface is its port, the host is cut off.
     return scenario_bridges + [{"name": MGMT_BRIDGE, "uplink": ssh_interface, "libvirt_network": False}]
@@ -147,7 +135,10 @@ def test_change_that_cuts_ssh_is_rolled_back(host, hostname, ssh_interface, scen
           % (result.returncode, elapsed, ROLLBACK_SECONDS, recap(out, hostname)))
     print("\n".join(line for line in out.splitlines() if "rolled" in line))
 
-    said = last_failure(out)
+    # The last failed task and its report on one line: a failed assertion's line in the
+    # suite's summary is all a CI page may show.
+    reports = failures(out, hostname)
+    said = " ".join(("%s: %s" % reports[-1]).split())[:2000] if reports else "no task failed"
     assert result.returncode != 0, said
     assert recap(out, hostname)["rescued"] == 1, said
     assert "kvm_network rolled the change to the management interfaces %s" % ssh_interface in flat, said
