@@ -251,6 +251,12 @@ if [ -f "$results_dir/failed" ]; then
   done <"$results_dir/failed"
   rm -f "$results_dir/failed"
 fi
+# A hung guest boot that a test power-cycled passes, but is said where the summary is.
+if [ -f "$logs/guest-boot-power-cycles.txt" ]; then
+  echo
+  echo "NOTE: test guest boots hung and were power-cycled once (.cache/logs/guest-boot-power-cycles.txt):"
+  grep -a ': boot hung ' "$logs/guest-boot-power-cycles.txt" | cut -c1-200 | sed 's/^/        /' || true
+fi
 echo
 cat "$results_dir"/*
 # grep -c exits 1 when it counts nothing; under set -e and pipefail that would end the script.
