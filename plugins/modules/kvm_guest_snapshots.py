@@ -175,27 +175,10 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_names, result_line
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import (
-    create_plan, daemon_version, domain_disks, guest_names, input_errors, snapshot_info, summary, too_old)
-
-URI = ['--connect', 'qemu:///system']
-LANG_C = {'LC_ALL': 'C', 'LANG': 'C'}
-PING = json.dumps({'execute': 'guest-ping'})
-
-
-class Virsh(object):
-    def __init__(self, module):
-        self.module = module
-        self.path = module.get_bin_path('virsh', required=True)
-
-    def run(self, *args, **kwargs):
-        return self.module.run_command([self.path] + URI + list(args), environ_update=LANG_C, **kwargs)
-
-    def must(self, *args, **kwargs):
-        rc, out, err = self.run(*args, **kwargs)
-        if rc != 0:
-            self.module.fail_json(msg='virsh %s failed: %s' % (' '.join(args[:2]), (err or out).strip()))
-        return out
+    create_plan, daemon_version, domain_disks, input_errors, snapshot_info, summary, too_old)
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
 
 
 def read_guest(virsh, guest):
@@ -264,8 +247,7 @@ def plan_guest(module, virsh, guest, found, action, name, version, agent_timeout
             xml, overlays, refusals = create_plan(guest, name, found['xml'], module_exists)
             quiesce = False
             if found['state'] == 'running':
-                rc, _out, _err = virsh.run('qemu-agent-command', guest, PING, '--timeout', str(agent_timeout))
-                quiesce = rc == 0
+                quiesce = virsh.agent_answers(guest, agent_timeout)
             args = ['snapshot-create', guest, '--xmlfile', '/dev/stdin', '--disk-only', '--atomic']
             steps.append(('%s: snapshot %s created' % (guest, name), args + (['--quiesce'] if quiesce else []), xml))
             if quiesce:
@@ -305,9 +287,7 @@ def report(results, guests, predicted):
     """Lines for the operator: what the action did to each guest, then each guest's snapshots."""
     lines = []
     for result in results:
-        lines.append('%s: %s%s: %s%s' % (result['guest'], result['action'],
-                                         ' ' + result['snapshot'] if result['snapshot'] else '',
-                                         'would be ' if predicted and result['changed'] else '', result['note']))
+        lines.append(result_line(result, result['snapshot'], predicted))
     for guest, found in sorted(guests.items()):
         lines.append('%s: %s' % (guest, summary([s['name'] for s in found['snapshots']], found['current'],
                                                 found['state']).strip()))

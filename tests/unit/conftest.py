@@ -150,3 +150,17 @@ def run_module_main(main, args, **methods):
         with pytest.raises(ModuleExit) as caught:
             main()
     return caught.value.result, caught.value.failed
+
+
+def run_with_commands(main, args, host, bins, check_mode=False, diff=False):
+    """Runs a module's main() (see run_module_main) in check and diff mode as asked, with
+    get_bin_path answering from bins ({name: path}) and run_command from host.run_command(module,
+    argv, **kwargs), a fake of the commands. Returns (result, failed)."""
+    def get_bin_path(module, name, required=False, opt_dirs=None):
+        return bins[name]
+
+    def run_command(module, argv, **kwargs):
+        return host.run_command(module, argv, **kwargs)
+
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    return run_module_main(main, args, get_bin_path=get_bin_path, run_command=run_command)

@@ -34,6 +34,20 @@ def recap(output, host):
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
 
 
+def flat(result):
+    """A run's output and errors with line wrapping undone and quoting left out: the callback
+    may print a failure as YAML (wrapped, quotes doubled) or as JSON on stderr (quotes escaped),
+    depending on the Ansible config in effect (the repository's or Molecule's)."""
+    text = " ".join((result.stdout + result.stderr).split())
+    return text.replace("\\'", "").replace("''", "").replace("'", "")
+
+
+def changed_on(result, host):
+    """The changed count of a run that must have succeeded, for one host."""
+    assert result.returncode == 0, result.stdout[-3000:]
+    return recap(result.stdout, host)["changed"]
+
+
 def start_playbook(*args, limit):
     """Starts playbooks/kvm_host.yml in the background, in a process group of its own so a
     test can kill it mid-run as a lost session or a crashed controller would."""

@@ -44,6 +44,26 @@ def guest_names(value):
     return names
 
 
+def guest_name_errors(guests):
+    """kvmcloud_guests as snapshot.yml and backup.yml take it: errors that start from the variable."""
+    errors = []
+    names = guest_names(guests)
+    if not names:
+        errors.append('kvmcloud_guests=%r names no guest; %s.' % (guests, FIX_GUESTS))
+    for index, guest in enumerate(names or []):
+        if not isinstance(guest, str) or not GUEST_NAME_RE.match(guest):
+            errors.append('kvmcloud_guests[%d]=%r is not a guest name: letters, digits, "." and "-", at most 63, '
+                          'starting with a letter or digit; %s.' % (index, guest, FIX_GUESTS))
+    return errors
+
+
+def result_line(result, name, predicted):
+    """One line of an action's result for the operator: 'web1: create s1: would be created, ...'
+    (name: the snapshot's or backup's name, or None)."""
+    return '%s: %s%s: %s%s' % (result['guest'], result['action'], ' ' + name if name else '',
+                               'would be ' if predicted and result['changed'] else '', result['note'])
+
+
 def request_errors(guests, target, hosts):
     """The operator's input: guest names and a target host of the inventory."""
     errors = []

@@ -18,7 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import FIX_GUESTS, GUEST_NAME_RE, guest_names
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_name_errors
 
 ACTIONS = ('list', 'create', 'revert', 'delete')
 # Full-string match: letters, digits, '.', '_', '-', starting with a letter or digit, at most 64.
@@ -35,14 +35,7 @@ OVERLAY_FORMAT = 'qcow2'
 
 def input_errors(guests, action, name):
     """The operator's input: kvmcloud_guests, kvmcloud_snapshot_action, kvmcloud_snapshot."""
-    errors = []
-    names = guest_names(guests)
-    if not names:
-        errors.append('kvmcloud_guests=%r names no guest; %s.' % (guests, FIX_GUESTS))
-    for index, guest in enumerate(names or []):
-        if not isinstance(guest, str) or not GUEST_NAME_RE.match(guest):
-            errors.append('kvmcloud_guests[%d]=%r is not a guest name: letters, digits, "." and "-", at most 63, '
-                          'starting with a letter or digit; %s.' % (index, guest, FIX_GUESTS))
+    errors = guest_name_errors(guests)
     if action not in ACTIONS:
         errors.append('kvmcloud_snapshot_action=%r is not an action: one of %s; %s.'
                       % (action, ', '.join(ACTIONS), FIX_ACTION))

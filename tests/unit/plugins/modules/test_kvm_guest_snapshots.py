@@ -14,10 +14,11 @@ import pytest
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import create_plan
 from ansible_collections.kvmcloud.hypervisor.plugins.modules import kvm_guest_snapshots
-from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import run_module_main
+from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import run_with_commands
 
 VIRSH = '/usr/bin/virsh'
 QEMU_IMG = '/usr/bin/qemu-img'
+BINS = {'virsh': VIRSH, 'qemu-img': QEMU_IMG}
 DIR = '/var/lib/libvirt/images/web1'
 # web1 as kvm_guests defines it: two qcow2 file disks and the read-only seed.
 DOMAIN = """<domain type='qemu'><name>web1</name><devices>
@@ -82,18 +83,10 @@ class FakeHost(object):
 
 
 def run(host, args, check_mode=False, diff=False, existing=()):
-    def get_bin_path(module, name, required=False, opt_dirs=None):
-        return {'virsh': VIRSH, 'qemu-img': QEMU_IMG}[name]
-
-    def run_command(module, argv, **kwargs):
-        return host.run_command(module, argv, **kwargs)
-
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     original = kvm_guest_snapshots.module_exists
     kvm_guest_snapshots.module_exists = lambda path: path in existing
     try:
-        return run_module_main(kvm_guest_snapshots.main, args, get_bin_path=get_bin_path,
-                               run_command=run_command)
+        return run_with_commands(kvm_guest_snapshots.main, args, host, BINS, check_mode, diff)
     finally:
         kvm_guest_snapshots.module_exists = original
 
