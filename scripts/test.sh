@@ -215,7 +215,8 @@ else
   # boots web1 a second time); 1873 s with it on 2026-12-06 beside a lane that built its
   # caches cold. CI's machine has run steps up to 1.4 times slower than this one. 2168 s in
   # CI on 2026-12-06 with web1's second boot hung; a hung boot now costs one power cycle
-  # (about 300 s more), hence 2700.
+  # (about 300 s more), hence 2700. backup.yml's test adds 98-137 s (its restored guest's one
+  # boot), 262-308 s beside two TCG VMs.
   step "molecule: default (Debian 12 + 13 containers)" 2700 molecule test --scenario-name default &
   default_step=$!
   controller_checks

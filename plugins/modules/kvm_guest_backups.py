@@ -20,7 +20,8 @@ description:
     name with it. The first backup of a guest is full; a later one is incremental from the guest's newest backup
     whose checkpoint libvirt still has - only the blocks written since are copied, into qcow2 files whose backing
     files are that backup's files, so every backup reads as the whole disk through its chain. The guest's
-    filesystems are frozen by its agent while the backup starts when the agent answers a C(guest-ping).
+    filesystems are frozen by its agent while the backup starts when the agent answers a C(guest-ping). If they
+    cannot be thawed again (three tries), the backup is aborted and removed, and the task fails saying so.
   - A backup is the directory O(backup_dir)/GUEST/NAME - C(TARGET.qcow2) per disk, the guest's inactive domain XML
     (C(domain.xml)) and, written last, C(backup.json); a directory without it is an incomplete backup, refused
     until removed.
@@ -212,6 +213,7 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh i
 DIR_MODE = 0o711
 FILE_MODE = 0o600
 POLL_SECONDS = 1
+THAW_ATTEMPTS = 3
 
 
 class Host(object):
@@ -412,6 +414,18 @@ def wait_for_job(virsh, host, guest, timeout):
     return None
 
 
+def thaw(virsh, host, guest):
+    """Thaws the guest's filesystems, up to THAW_ATTEMPTS times; returns None, or what to tell the user."""
+    for attempt in range(THAW_ATTEMPTS):
+        rc, out, err = virsh.run('domfsthaw', guest)
+        if rc == 0:
+            return None
+        if attempt + 1 < THAW_ATTEMPTS:
+            host.sleep(POLL_SECONDS)
+    return ('virsh domfsthaw failed %d times (%s): the guest\'s filesystems may still be frozen; thaw them with '
+            'virsh domfsthaw %s' % (THAW_ATTEMPTS, (err or out).strip(), guest))
+
+
 def run_backup(module, virsh, host, plan, agent_timeout, job_timeout, version):
     """Makes one backup; on any failure, removes what it made (the files, the checkpoint) and fails."""
     guest, name = plan['guest'], plan['name']
@@ -449,11 +463,14 @@ def run_backup(module, virsh, host, plan, agent_timeout, job_timeout, version):
             rc, out, err = virsh.run('backup-begin', guest, '--backupxml', backup_file, '--checkpointxml',
                                      checkpoint_file, '--reuse-external')
         finally:
-            if frozen:
-                virsh.run('domfsthaw', guest)
+            still_frozen = thaw(virsh, host, guest) if frozen else None
         if rc != 0:
-            fail('virsh backup-begin: %s' % (err or out).strip())
+            fail('virsh backup-begin: %s%s' % ((err or out).strip(), '; ' + still_frozen if still_frozen else ''))
         begun = True
+        if still_frozen:
+            # A guest left frozen stops writing: that is louder than any backup is worth.
+            virsh.run('domjobabort', guest)
+            fail(still_frozen)
         why = wait_for_job(virsh, host, guest, job_timeout)
         if why:
             fail(why)

@@ -105,9 +105,10 @@ class FakeHost(object):
     """What virsh and qemu-img answer; records every command that would change something."""
 
     def __init__(self, fs, state='running', checkpoints=(), version='11.3.0', agent=True, job='Completed',
-                 others=('db9',)):
+                 others=('db9',), thaw_fails=0):
         self.fs, self.state, self.checkpoints = fs, state, list(checkpoints)
         self.version, self.agent, self.job, self.others = version, agent, job, others
+        self.thaw_fails = thaw_fails
         self.calls, self.changes, self.job_polls = [], [], 0
 
     def run_command(self, module, argv, **kwargs):
@@ -140,6 +141,10 @@ class FakeHost(object):
             self.job_polls += 1
             return 0, 'Job type:         %s\n' % ('Unbounded' if self.job_polls < 2 else 'None'), ''
         record = (cmd,) + tuple(args)
+        if cmd == 'domfsthaw' and self.thaw_fails:
+            self.thaw_fails -= 1
+            self.changes.append(record)
+            return 1, '', 'error: Guest agent is not responding'
         if cmd == 'backup-begin':
             record += (open(args[2]).read(), open(args[4]).read())  # the backup XML, the checkpoint XML
             self.checkpoints.append(re.search(r'<name>([^<]+)</name>', record[-1]).group(1))
@@ -266,6 +271,25 @@ def test_a_failed_job_removes_its_files_and_checkpoint():
     assert host.changes[-1] == ('checkpoint-delete', 'web1', 'b1')
     assert not [path for path in host.fs.files if '/b1/' in path]
     assert BACKUPS + '/web1/b1' not in host.fs.dirs
+
+
+def test_a_thaw_that_fails_once_is_tried_again():
+    host = FakeHost(FakeFS(), thaw_fails=1)
+    result, failed = run(host, BACKUP)
+    assert not failed and result['changed'], result
+    assert [change[0] for change in host.changes] == ['create', 'create', 'domfsfreeze', 'backup-begin', 'domfsthaw',
+                                                      'domfsthaw']
+
+
+def test_a_guest_left_frozen_fails_the_backup_loudly_and_removes_what_it_made():
+    host = FakeHost(FakeFS(), thaw_fails=3)
+    result, failed = run(host, BACKUP)
+    assert failed and not result['changed']
+    assert result['msg'] == ("web1: backup b1 failed, and what it made is removed: virsh domfsthaw failed 3 times "
+                             "(error: Guest agent is not responding): the guest's filesystems may still be frozen; "
+                             "thaw them with virsh domfsthaw web1")
+    assert [change[0] for change in host.changes][-5:] == ['domfsthaw'] * 3 + ['domjobabort', 'checkpoint-delete']
+    assert not [path for path in host.fs.files if '/b1/' in path]
 
 
 def test_a_job_that_runs_too_long_is_aborted_and_its_files_and_checkpoint_removed():
