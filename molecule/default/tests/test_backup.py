@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from guests import agent, guest_sh, virsh
+from guests import agent, guest_sh, virsh, wait_for_agent
 from playbook import PROJECT, changed_on, flat, run_playbook
 
 HOST = "kvmhost-trixie"
@@ -66,15 +66,6 @@ def image(host, path):
     return json.loads(host.check_output("qemu-img info -U --output=json %s" % path))
 
 
-def wait_for_agent(host, guest, timeout=AGENT_TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if host.run("virsh -c qemu:///system qemu-agent-command %s '{\"execute\":\"guest-ping\"}'" % guest).rc == 0:
-            return
-        time.sleep(3)
-    raise AssertionError("%s's agent did not answer within %d s" % (guest, timeout))
-
-
 def clean(host):
     """Removes the restored guest, the test's backups and checkpoints; tolerates any missing."""
     host.run("virsh -c qemu:///system destroy %s" % RESTORED)
@@ -93,7 +84,7 @@ def live(host):
     """web1 running with its agent answering, no backups or checkpoints of the test's; its live
     disks. Teardown removes everything the tests made."""
     assert virsh(host, "domstate", GUEST).strip() == "running"
-    wait_for_agent(host, GUEST)
+    wait_for_agent(host, GUEST, AGENT_TIMEOUT)
     clean(host)
     assert guest_sh(host, GUEST, "rm -f %s/backup-marker-* && sync" % MARKER_DIR)[0] == 0
     assert checkpoints(host) == [] and RESTORED not in defined(host)
@@ -215,7 +206,7 @@ def test_list_and_reruns_change_nothing(host, live):
 
 
 def test_the_restored_guest_boots_with_the_markers_of_its_backups(host, live):
-    wait_for_agent(host, RESTORED)
+    wait_for_agent(host, RESTORED, AGENT_TIMEOUT)
     os.makedirs(os.path.join(PROJECT, ".cache", "logs"), exist_ok=True)
     with open(os.path.join(PROJECT, ".cache", "logs", "backup-restore-boot.txt"), "w") as record:
         record.write("%s: agent answered %.0f s after virsh start\n" % (RESTORED, time.time() - live["started"]))

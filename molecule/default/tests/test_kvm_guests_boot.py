@@ -14,7 +14,7 @@ import time
 import pytest
 
 from guests import agent as guest_agent
-from guests import domain_identity, power_cycle_hung_boot, virsh, wait_for_agent
+from guests import console_log, domain_identity, power_cycle_hung_boot, virsh, wait_for_agent
 from guests import guest_sh as guest_shell
 from playbook import PROJECT, run_playbook
 
@@ -23,7 +23,7 @@ HOST = "kvmhost-trixie"
 pytestmark = pytest.mark.only_hosts(HOST)
 
 BOOTED = "web1"
-CONSOLE_LOG = "/var/log/libvirt/qemu/%s-console.log" % BOOTED
+CONSOLE_LOG = console_log(BOOTED)
 # Set by the seed's runcmd (molecule.yml): cloud-init ran the user-data, with its hostname.
 SEED_LINE = "KVMCLOUD-SEED-APPLIED web1-guest"
 CLOUD_INIT_DONE = re.compile(r"Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud .*Up ([0-9.]+) seconds")
@@ -64,22 +64,19 @@ def booted(host):
     started = time.time()
     deadline = time.time() + BOOT_TIMEOUT
     log, done, cycled = "", None, False
-    logs = os.path.join(PROJECT, ".cache", "logs")
-    os.makedirs(logs, exist_ok=True)
-    record = os.path.join(logs, "guest-boot-power-cycles.txt")
     while time.time() < deadline:
         log = host.file(CONSOLE_LOG).content_string if host.file(CONSOLE_LOG).exists else ""
         done = CLOUD_INIT_DONE.search(log)
         if done:
             break
         # A boot that hung (guests.HUNG_BOOT) gets one power cycle, on the record.
-        if not cycled and power_cycle_hung_boot(host, BOOTED, CONSOLE_LOG, record):
+        if not cycled and power_cycle_hung_boot(host, BOOTED):
             cycled, deadline = True, time.time() + BOOT_TIMEOUT
         time.sleep(5)
     assert done, "cloud-init did not finish within %d s; console tail:\n%s" % (BOOT_TIMEOUT, log[-3000:])
     record_boot_time(host, done.group(1), started)
     # The agent starts with the guest's udev, a little after the console says finished.
-    wait_for_agent(host, BOOTED, CONSOLE_LOG, 120, record)
+    wait_for_agent(host, BOOTED, 120)
     return log
 
 

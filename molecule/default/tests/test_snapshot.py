@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-from guests import agent, guest_sh, virsh
-from guests import wait_for_agent as wait_for_guest_agent
+from guests import agent, guest_sh, virsh, wait_for_agent
 from playbook import PROJECT, recap, run_playbook
 
 HOST = "kvmhost-trixie"
@@ -25,7 +24,6 @@ SNAPSHOT = "kvmtest-1"
 SNAPSHOT_PLAYBOOK = os.path.join(PROJECT, "playbooks", "snapshot.yml")
 MARKER = "/var/lib/kvmcloud/after-snapshot"
 AGENT_TIMEOUT = 600
-CONSOLE_LOG = "/var/log/libvirt/qemu/%s-console.log" % GUEST
 LOGS = os.path.join(PROJECT, ".cache", "logs")
 
 
@@ -63,12 +61,6 @@ def snapshots(host):
     return virsh(host, "snapshot-list", GUEST, "--name").split()
 
 
-def wait_for_agent(host):
-    """Waits for web1's agent; a boot that hung is power-cycled once (guests.HUNG_BOOT)."""
-    os.makedirs(LOGS, exist_ok=True)
-    return wait_for_guest_agent(host, GUEST, CONSOLE_LOG, AGENT_TIMEOUT, os.path.join(LOGS, "guest-boot-power-cycles.txt"))
-
-
 def files(host, directory):
     return sorted(host.check_output("ls -A %s" % directory).split())
 
@@ -77,7 +69,7 @@ def files(host, directory):
 def base_disks(host):
     """The guest's disks before any snapshot, with its agent answering."""
     assert virsh(host, "domstate", GUEST).strip() == "running"
-    wait_for_agent(host)
+    wait_for_agent(host, GUEST, AGENT_TIMEOUT)
     assert snapshots(host) == []
     return disks(host)
 
@@ -164,7 +156,8 @@ def test_revert_takes_the_guest_back_to_the_snapshot(host, base_disks):
         assert not host.file("%s/web1-%s.%s.qcow2" % (os.path.dirname(base), target, SNAPSHOT)).exists
 
     virsh(host, "start", GUEST)
-    waited = wait_for_agent(host)
+    waited = wait_for_agent(host, GUEST, AGENT_TIMEOUT)
+    os.makedirs(LOGS, exist_ok=True)
     with open(os.path.join(LOGS, "snapshot-revert-boot.txt"), "w") as record:
         record.write("web1 after revert: agent answered %.0f s after virsh start\n" % waited)
     rc, _out = guest_sh(host, GUEST, "test -e %s" % MARKER)

@@ -6,6 +6,7 @@ It sits in its firmware, which is enough to show how libvirt starts and confines
 import base64
 import contextlib
 import json
+import os
 import re
 import time
 import warnings
@@ -192,15 +193,23 @@ def boot_hung(console):
     return found.group(0) if found else None
 
 
-def power_cycle_hung_boot(host, guest, console_log, record):
+def console_log(guest):
+    """Where virtlogd writes the guest's serial console (kvm_guests' template)."""
+    return "/var/log/libvirt/qemu/%s-console.log" % guest
+
+
+def power_cycle_hung_boot(host, guest):
     """If the guest's latest boot hung (boot_hung), destroys and starts it, appends the console's
-    tail to the file record, warns, and returns True; otherwise returns False."""
-    console = host.file(console_log).content_string if host.file(console_log).exists else ""
+    tail to .cache/logs/guest-boot-power-cycles.txt, warns, and returns True; otherwise False."""
+    from playbook import PROJECT  # pylint: disable=import-outside-toplevel
+    console = host.file(console_log(guest)).content_string if host.file(console_log(guest)).exists else ""
     hung = boot_hung(console)
     if not hung:
         return False
     virsh(host, "destroy", guest)
     virsh(host, "start", guest)
+    record = os.path.join(PROJECT, ".cache", "logs", "guest-boot-power-cycles.txt")
+    os.makedirs(os.path.dirname(record), exist_ok=True)
     with open(record, "a") as out:
         out.write("%s %s: boot hung (%s); destroyed and started once. Console tail:\n%s\n\n"
                   % (time.strftime("%Y-%m-%dT%H:%M:%S"), guest, hung, console[-4000:]))
@@ -208,19 +217,20 @@ def power_cycle_hung_boot(host, guest, console_log, record):
     return True
 
 
-def wait_for_agent(host, guest, console_log, timeout, record):
+def wait_for_agent(host, guest, timeout):
     """Waits until the guest's agent answers guest-ping; returns the seconds it took. A boot that
-    hung (see HUNG_BOOT) is power-cycled once, recorded in the file record, and waited for anew."""
+    hung (see HUNG_BOOT) is power-cycled once, on the record, and waited for anew."""
     started = deadline = time.time()
     deadline += timeout
     cycled = False
     while time.time() < deadline:
         if host.run(PING % guest).rc == 0:
             return time.time() - started
-        if not cycled and power_cycle_hung_boot(host, guest, console_log, record):
+        if not cycled and power_cycle_hung_boot(host, guest):
             cycled = True
             deadline = time.time() + timeout
         time.sleep(5)
+    console = host.file(console_log(guest))
     raise AssertionError("%s's agent did not answer within %d s%s; console tail:\n%s" % (
         guest, timeout, " of a power cycle after a hung boot" if cycled else "",
-        host.file(console_log).content_string[-3000:] if host.file(console_log).exists else "(no console log)"))
+        console.content_string[-3000:] if console.exists else "(no console log)"))
