@@ -68,7 +68,11 @@ _value:
       type: str
 """
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.cidr import cidr_info
+
+def cidr_info(value):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.cidr import cidr_info as info
+    return info(value)
 
 
 class FilterModule(object):

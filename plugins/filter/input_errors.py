@@ -43,21 +43,26 @@ _value:
   elements: str
 """
 
+import importlib
+
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.host_hardening import (
-    account_errors, kvm_hardening_errors, kvm_host_errors)
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.monitoring import kvm_monitoring_errors
-
-CHECKS = {"kvm_host": kvm_host_errors, "kvm_hardening": kvm_hardening_errors, "kvm_host_accounts": account_errors,
-          "kvm_monitoring": kvm_monitoring_errors}
+# Each role's rules, as (module of module_utils/input, function). Imported when asked for: to find
+# one filter, Ansible imports every filter file of the collection, in each task's worker process.
+CHECKS = {"kvm_host": ("host_hardening", "kvm_host_errors"),
+          "kvm_hardening": ("host_hardening", "kvm_hardening_errors"),
+          "kvm_host_accounts": ("host_hardening", "account_errors"),
+          "kvm_monitoring": ("monitoring", "kvm_monitoring_errors")}
 
 
 def input_errors(params, role):
     if role not in CHECKS:
         raise AnsibleFilterError("input_errors: no checks for role %r" % (role,))
+    module, function = CHECKS[role]
+    checks = getattr(importlib.import_module("ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input." + module),
+                     function)
     try:
-        return CHECKS[role](params)
+        return checks(params)
     except KeyError as exc:
         raise AnsibleFilterError("input_errors(%s): missing value %s" % (role, exc))
 

@@ -56,10 +56,10 @@ _value:
   type: dict
 """
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
-
 
 def kvm_evacuation_plan(reads, drained, hosts, migration_enabled, facts, reserve_mib=1024):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
     # Whole numbers given as text (-e on the command line) are read as such; anything else is refused by name.
     if isinstance(reserve_mib, str) and reserve_mib.strip().isdigit():
         reserve_mib = int(reserve_mib)

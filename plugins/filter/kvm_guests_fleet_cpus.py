@@ -46,10 +46,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.cpu import fleet_cpus
-
 
 def kvm_guests_fleet_cpus(hosts, hostvars, domain_type):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.cpu import fleet_cpus
     if not isinstance(hosts, (list, tuple)):
         raise AnsibleFilterError("kvm_guests_fleet_cpus expects a list of host names, got %s" % type(hosts).__name__)
     return fleet_cpus(hosts, hostvars, domain_type)

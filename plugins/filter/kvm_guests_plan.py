@@ -51,7 +51,6 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan, shape
 
 SETTINGS = ('guests', 'base_images', 'profiles', 'default_profile', 'profile_defaults', 'builtin_profiles',
             'profile_choices', 'nwfilter', 'nwfilter_ip_learning', 'emulated_cpu_model', 'emulated_tb_cache_mib',
@@ -60,6 +59,8 @@ SETTINGS = ('guests', 'base_images', 'profiles', 'default_profile', 'profile_def
 
 
 def kvm_guests_plan(settings):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan, shape
     if not isinstance(settings, dict):
         raise AnsibleFilterError('kvm_guests_plan expects a dict of settings, got %s' % type(settings).__name__)
     missing = [key for key in SETTINGS if key not in settings]

@@ -55,10 +55,10 @@ _value:
   type: dict
 """
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan
-
 
 def kvm_guests_power(shaped, todo, defined_now, check_mode, restart_changed):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan
     return plan.power(shaped, todo, list(defined_now or []), bool(check_mode), bool(restart_changed))
 
 

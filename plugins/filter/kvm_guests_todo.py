@@ -60,7 +60,6 @@ _value:
 """
 
 from ansible.plugins.filter.core import to_nice_yaml
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan
 
 
 def seed_yaml(data):
@@ -70,6 +69,8 @@ def seed_yaml(data):
 
 
 def kvm_guests_todo(shaped, settings, state, inventory_hostname, domain_type, host):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import plan
     return plan.decide(shaped, settings, state, inventory_hostname, domain_type, host, seed_yaml)
 
 

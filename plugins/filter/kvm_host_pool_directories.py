@@ -52,10 +52,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import pool_directories
-
 
 def kvm_host_pool_directories(pools, paths, mode_default='0711'):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import pool_directories
     try:
         return pool_directories(pools, paths, mode_default=mode_default)
     except (KeyError, TypeError, ValueError) as exc:

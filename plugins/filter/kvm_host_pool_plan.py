@@ -94,10 +94,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import pool_plan
-
 
 def kvm_host_pool_plan(pools, pools_now, mode_default='0711', vgs=None, check_mode=False):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import pool_plan
     try:
         return pool_plan(pools, pools_now, mode_default=mode_default, vgs=vgs, check_mode=check_mode)
     except (KeyError, TypeError, ValueError) as exc:

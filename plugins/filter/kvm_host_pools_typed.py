@@ -46,10 +46,10 @@ _value:
   elements: dict
 """
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import typed_pools
-
 
 def kvm_host_pools_typed(pools, type='', state=''):  # pylint: disable=redefined-builtin
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.storage_pools import typed_pools
     return typed_pools(pools, type, state)
 
 

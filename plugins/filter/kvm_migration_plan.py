@@ -55,10 +55,10 @@ _value:
   type: dict
 """
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
-
 
 def kvm_migration_plan(reads, guests, target, hosts, migration_enabled):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
     return migration.plan(reads, guests, target, list(hosts or []), dict(migration_enabled or {}))
 
 

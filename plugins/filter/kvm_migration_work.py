@@ -47,10 +47,10 @@ _value:
 
 import copy
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
-
 
 def kvm_migration_work(planned, state_by_host):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests import migration
     return migration.work(copy.deepcopy(planned), state_by_host)
 
 

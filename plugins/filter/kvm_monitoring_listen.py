@@ -42,10 +42,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.monitoring import listen_address
-
 
 def kvm_monitoring_listen(network, interface=""):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.monitoring import listen_address
     if not isinstance(network, dict):
         raise AnsibleFilterError("kvm_monitoring_listen expects ansible_facts.kvm_network, a dict")
     return listen_address(network, interface or "")

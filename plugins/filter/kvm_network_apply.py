@@ -87,10 +87,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.plan import apply_plan
-
 
 def kvm_network_apply(the_plan, facts, changed_paths):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.plan import apply_plan
     if not isinstance(the_plan, dict) or not isinstance(facts, dict):
         raise AnsibleFilterError("kvm_network_apply expects the plan and ansible_facts.kvm_network as dicts")
     if not isinstance(changed_paths, list):

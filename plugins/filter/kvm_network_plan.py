@@ -113,10 +113,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.plan import plan
-
 
 def kvm_network_plan(settings, facts=None):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.plan import plan
     if not isinstance(settings, dict):
         raise AnsibleFilterError("kvm_network_plan expects the role's settings as a dict, got %s"
                                  % type(settings).__name__)

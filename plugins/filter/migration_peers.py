@@ -48,10 +48,10 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.migration import fleet_peers
-
 
 def migration_peers(hosts, hostvars, this_host):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.network.migration import fleet_peers
     if not isinstance(hosts, (list, tuple)):
         raise AnsibleFilterError("migration_peers expects a list of host names, got %s" % type(hosts).__name__)
     return fleet_peers(hosts, hostvars, this_host)

@@ -45,10 +45,11 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import parse_show
 
 
 def systemctl_show(text):
+    # Imported here: to find one filter, Ansible imports every filter file of the collection.
+    from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.systemd_units import parse_show
     if not isinstance(text, str):
         raise AnsibleFilterError("systemctl_show expects a string, got %s" % type(text).__name__)
     return parse_show(text)

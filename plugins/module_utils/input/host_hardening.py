@@ -19,8 +19,6 @@ import re
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.libvirt_conf_edit import (
     normalize_value, render_value)
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input import libvirt_keys, storage_pools
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.tls_certificates import (
-    migration_certificate_errors)
 
 OCTAL_MODE = re.compile(r'0?[0-7]{3}')
 # A libvirt config key (qemu.conf, libvirtd.conf): what its augeas lens and the parser accept.
@@ -342,6 +340,10 @@ def migration_errors(params):
                       'migrations could not listen there. Give this host\'s own address on the migration '
                       'network.' % (address, params['hostname'], ', '.join(str(a) for a in own) or 'none'))
     else:
+        # Here, not at the top: only a host with migration needs cryptography, a costly import
+        # that every check of kvm_host's input would pay otherwise (plugins/filter/input_errors.py).
+        from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.tls_certificates import (
+            migration_certificate_errors)
         paths = dict(params['tls_files'], **files)
         errors.extend(migration_certificate_errors(paths, params['certificates'], address, params['hostname']))
     errors.extend(migration_port_errors(params['migration_port_min'], params['migration_port_max']))

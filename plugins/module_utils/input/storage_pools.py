@@ -20,7 +20,6 @@ import collections
 import ipaddress
 import re
 import uuid
-from xml.sax.saxutils import quoteattr, escape
 
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.input.places import (
     is_system_place, system_place_rule)
@@ -385,8 +384,15 @@ def duplicate_errors(pools, present):
 # ---------------------------------------------------------------- XML
 
 
+# xml.sax.saxutils imports urllib and ssl: imported when XML is written, not by every input check.
 def _attr(value):
+    from xml.sax.saxutils import quoteattr
     return quoteattr(str(value))
+
+
+def escape(text):
+    from xml.sax.saxutils import escape as xml_escape
+    return xml_escape(text)
 
 
 def pool_xml(pool, mode_default='0711'):
