@@ -434,7 +434,8 @@ def add_stand_ins(run, libvirt=True):
 
 
 def remove_stand_ins(run):
-    run("ip link delete %s; userdel %s; virsh -q -c qemu:///system net-undefine %s"
+    # --force: userdel refuses a name whose uid a process runs under, and uid 0 always has one.
+    run("ip link delete %s; userdel --force %s; virsh -q -c qemu:///system net-undefine %s"
         % (STORAGE_LINK, ROOT_ALIAS, FOREIGN_NETWORK))
 
 
