@@ -230,10 +230,10 @@ else
   } &
   controller_lane=$!
   # Each VM scenario keeps the emulated CPUs busy for most of its run. The longer one, apparmor,
-  # starts as soon as either lane is done, since the lane left running fills one core only: the
-  # lanes ended 104-190 s apart on 2026-12-06, and apparmor took 139-142 s longer than selinux.
-  # The other starts with the last lane's end. Anything more beside them slows every step (CI
-  # saw them pass 2700 s with the whole controller matrix alongside).
+  # starts as soon as either lane is done instead of waiting for both: the lanes ended 55-190 s
+  # apart on 2026-12-06, and apparmor took 139-269 s longer than selinux. The other starts with
+  # the last lane's end. Anything more beside them slows every step (CI saw them pass 2700 s
+  # with the whole controller matrix alongside).
   wait -n -p first_lane "$default_step" "$controller_lane" || true
   step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
     molecule test --scenario-name apparmor &
