@@ -167,6 +167,10 @@ def test_guest_bridge_survives_a_reboot(host):
     host.ansible("ansible.builtin.reboot", "reboot_timeout=600", check=False, become=True)
     print("\nreboot and SSH again after %.0f s" % (time.monotonic() - started))
     assert host.file("/proc/sys/kernel/random/boot_id").content_string.strip() != boot_id
+    # The shutdown waited on nothing: no unit ran out of time to stop (a stop timeout costs
+    # 90 s, and a unit killed then has not finished its work).
+    stuck = host.run("journalctl -b -1 --no-pager -o cat | grep -E 'Stopping timed out|stop-sigterm timed out'").stdout
+    assert stuck == "", stuck
 
     # The bridge and its port, rebuilt by systemd-networkd at boot.
     link = ip_json(host, "-d", "link", "show", "dev", GUEST_BRIDGE)[0]
