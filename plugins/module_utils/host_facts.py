@@ -8,6 +8,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import grp
+import pwd
+
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.container import detect_container
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.cpu_facts import cpu_facts
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_validate import run_host_validate
@@ -79,8 +82,21 @@ def distribution_facts(module, collectors=None):
     return facts
 
 
+def named_ids(names, lookup):
+    """{name: uid or gid as a string, or None when there is no such name}, by lookup
+    (pwd.getpwnam or grp.getgrnam, which ask NSS as getent does)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = str(lookup(name)[2])
+        except KeyError:
+            found[name] = None
+    return found
+
+
 def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe=kvm_api_version,
-            gather_libvirt_objects=False, paths=()):
+            gather_libvirt_objects=False, paths=(), accounts=(), groups=(),
+            account_lookup=pwd.getpwnam, group_lookup=grp.getgrnam):
     cpu = cpu_facts(fs)
     kvm = kvm_facts(fs, cpu, api_probe=api_probe)
     container = detect_container(fs)
@@ -101,6 +117,8 @@ def collect(fs, runner, gather_capabilities=True, host_validate=False, api_probe
         'units': units,
         'libvirt_files': libvirt_files(fs, units),
         'paths': path_states(fs, paths),
+        'accounts': named_ids(accounts, account_lookup),
+        'groups': named_ids(groups, group_lookup),
         'host_validate': {'installed': fs.find_bin('virt-host-validate') is not None, 'ran': False,
                           'rc': None, 'checks': [], 'counts': {}},
     }

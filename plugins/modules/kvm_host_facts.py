@@ -61,6 +61,23 @@ options:
     elements: str
     default: []
     version_added: 0.4.0
+  accounts:
+    description:
+      - Account names to look up as C(getent passwd) would (through NSS). Each is returned in
+        RV(ansible_facts.kvm_host.accounts) with its uid, or null when there is no such account, so a role
+        can check the accounts its input names without a call of its own.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
+  groups:
+    description:
+      - Group names to look up as C(getent group) would. Each is returned in
+        RV(ansible_facts.kvm_host.groups) with its gid, or null when there is no such group.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.4.0
 extends_documentation_fragment:
   - kvmcloud.hypervisor.read_only
 attributes:
@@ -263,6 +280,20 @@ ansible_facts:
           version_added: 0.4.0
           sample: {"/var/lib/libvirt/images": {"exists": true, "isdir": true, "mode": "0711", "owner": "root",
                                                "group": "root", "mtime": 1764789000}}
+        accounts:
+          description:
+            - Each name of O(accounts) with its uid as a string, or null when there is no such account.
+          type: dict
+          returned: always
+          version_added: 0.4.0
+          sample: {"vmadmin": "1001", "nosuchadmin": null}
+        groups:
+          description:
+            - Each name of O(groups) with its gid as a string, or null when there is no such group.
+          type: dict
+          returned: always
+          version_added: 0.4.0
+          sample: {"libvirt": "993"}
         libvirt:
           description:
             - With O(gather_libvirt_objects), C(read) (bool), C(note) (why not read), C(pools) and
@@ -309,6 +340,8 @@ def main():
             gather_libvirt_objects=dict(type='bool', default=False),
             gather_distribution=dict(type='bool', default=False),
             paths=dict(type='list', elements='str', default=[]),
+            accounts=dict(type='list', elements='str', default=[]),
+            groups=dict(type='list', elements='str', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -319,6 +352,8 @@ def main():
         host_validate=module.params['virt_host_validate'],
         gather_libvirt_objects=module.params['gather_libvirt_objects'],
         paths=module.params['paths'],
+        accounts=module.params['accounts'],
+        groups=module.params['groups'],
     )
     ansible_facts = {'kvm_host': facts}
     if module.params['gather_distribution']:

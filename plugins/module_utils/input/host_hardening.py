@@ -234,7 +234,10 @@ def kvm_host_errors(params):
 
 
 def names_in(lines):
-    """{name: id} of getent passwd or getent group lines."""
+    """{name: id} of getent passwd or getent group lines, or of kvm_host_facts' accounts or
+    groups ({name: id, or None for no such name})."""
+    if isinstance(lines, dict):
+        return dict((str(name), str(found)) for name, found in lines.items() if found is not None)
     entries = {}
     for line in lines or []:
         fields = line.split(':')
@@ -259,7 +262,8 @@ def account_lookups(params):
 def account_errors(params):
     """Accounts and groups the input names must exist (the roles never create one), and a QEMU
     account or group that is root under another name (uid or gid 0) is still root. params: as
-    account_lookups, plus hostname and the getent lines passwd and group."""
+    account_lookups, plus hostname and passwd and group: getent's lines, or kvm_host_facts'
+    accounts and groups."""
     accounts, groups = account_lookups(params)
     users, group_ids = names_in(params['passwd']), names_in(params['group'])
     errors = []

@@ -6,7 +6,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import grp
 import json
+import pwd
 from unittest import mock
 
 import pytest
@@ -14,7 +16,8 @@ import pytest
 from ansible.module_utils.facts import ansible_collector, default_collectors
 from ansible.module_utils.facts.namespace import PrefixFactNamespace
 
-from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import collect, distribution_facts
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.host_facts import (
+    collect, distribution_facts, named_ids)
 from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import FakeRunner, fixture_text
 
 KVM_OWNERS = {'/dev/kvm': {'owner': 'root', 'group': 'kvm', 'mode': '0660'}}
@@ -414,3 +417,19 @@ def test_distribution_facts_are_those_setup_gives_on_this_machine():
     assert ours == setup
     assert {'ansible_distribution', 'ansible_distribution_version', 'ansible_distribution_major_version',
             'ansible_distribution_release', 'ansible_os_family', 'ansible_pkg_mgr'} <= set(ours)
+
+
+def test_accounts_and_groups_are_looked_up_by_name_and_missing_ones_are_null(make_host):
+    passwd = {'ops': ('ops', 'x', 1000, 1000), 'toor': ('toor', 'x', 0, 0)}
+    groups = {'libvirt': ('libvirt', 'x', 993, [])}
+    facts = collect(make_host({}), FakeRunner(), api_probe=answers_api(None), accounts=['ops', 'toor', 'nobody1'],
+                    groups=['libvirt', 'nogroup1'], account_lookup=passwd.__getitem__, group_lookup=groups.__getitem__)
+    assert facts['accounts'] == {'ops': '1000', 'toor': '0', 'nobody1': None}
+    assert facts['groups'] == {'libvirt': '993', 'nogroup1': None}
+    assert collect(make_host({}), FakeRunner(), api_probe=answers_api(None))['accounts'] == {}
+
+
+def test_named_ids_ask_nss_through_pwd_and_grp():
+    assert named_ids(['root'], pwd.getpwnam) == {'root': '0'}
+    assert named_ids(['root'], grp.getgrnam) == {'root': '0'}
+    assert named_ids(['kvmcloud-no-such-account'], pwd.getpwnam) == {'kvmcloud-no-such-account': None}

@@ -267,6 +267,20 @@ def test_missing_accounts_and_groups_are_named():
         " or keep the packages' kvm."]
 
 
+def test_the_facts_lookups_give_the_same_answers_as_getent():
+    """kvm_host_facts' accounts and groups ({name: id, or None}) in place of getent's lines."""
+    facts = account_params(passwd={'ops': '1000', 'toor': '0', 'nobody1': None},
+                           group={'nogroup1': None, 'wheel0': '0'})
+    errors = account_errors(dict(facts, admin_users=['ops', 'nobody1'], socket_group='nogroup1'))
+    assert [error.split('.')[0] for error in errors] == [
+        'kvm_host_libvirt_admin_users names accounts that do not exist on kvm1: nobody1',
+        'kvm_host_socket_group=nogroup1: no such group on kvm1']
+    errors = account_errors(dict(facts, qemu_user='toor', qemu_group='wheel0'))
+    assert [error.split(':')[0] for error in errors] == [
+        'kvm_host_qemu_conf[user]=toor has uid 0 on kvm1', 'kvm_host_qemu_conf[group]=wheel0 has gid 0 on kvm1']
+    assert account_errors(dict(facts, admin_users=['ops'])) == []
+
+
 def test_root_under_another_name_is_root():
     errors = account_errors(account_params(qemu_user='toor', qemu_group='wheel0'))
     assert [error.split(':')[0] for error in errors] == [
