@@ -11,9 +11,11 @@
 #
 # /dev/kvm here cannot run a guest (nested PVM), so the VM runs under TCG, with QEMU's default
 # translation cache of 1 GiB (tb-size=1024). 256 MiB kept its memory lower, but the cache filled
-# and was flushed about three times per playbook run, and a no-change run of the apparmor
-# scenario took 90-93 s instead of 66-75 s (2026-12-06). Two VMs use at most about 6.5 GiB of
-# memory together, well inside the machine's 24 GiB. Each VM writes to its own
+# and was flushed about three times per playbook run; with one VM alone, a no-change run of the
+# apparmor scenario took 66-75 s instead of 90-93 s (2026-12-06; in the suite, beside the other
+# VM, no gain showed beyond run-to-run noise). Each VM holds at most 2 GiB of guest memory and
+# 1 GiB of cache (1.73 GiB resident after a converge): two fit the machine's 24 GiB. Each VM
+# writes to its own
 # qcow2 overlay, so the cached image stays clean. Its SSH port is forwarded from
 # 127.0.0.1:PORT only. State, pidfile and serial log: .cache/vm/run/NAME/.
 #
