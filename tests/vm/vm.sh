@@ -15,9 +15,8 @@
 # apparmor scenario took 66-75 s instead of 90-93 s (2026-12-06; in the suite, beside the other
 # VM, no gain showed beyond run-to-run noise). Each VM holds at most 2 GiB of guest memory and
 # 1 GiB of cache (1.73 GiB resident after a converge): two fit the machine's 24 GiB. Each VM
-# writes to its own
-# qcow2 overlay, so the cached image stays clean. Its SSH port is forwarded from
-# 127.0.0.1:PORT only. State, pidfile and serial log: .cache/vm/run/NAME/.
+# writes to its own qcow2 overlay, so the cached image stays clean. Its SSH port is forwarded
+# from 127.0.0.1:PORT only. State, pidfile and serial log: .cache/vm/run/NAME/.
 #
 # QEMU's default CPU model under TCG advertises AMD SVM: the guest loads kvm_amd, has a
 # /dev/kvm and can run (slow) nested KVM guests, so the role takes its KVM path there.
