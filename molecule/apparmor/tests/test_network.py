@@ -160,12 +160,35 @@ def test_change_that_cuts_ssh_is_rolled_back(host, hostname, ssh_interface, scen
     assert "kvmcloud-network-rollback" not in timers
 
 
+def wait_for_the_boot(host, seconds=300):
+    """Waits until the rebooted host's boot is over, as seen over testinfra's own SSH, and
+    returns systemd's state then ("running", or "degraded" if a unit failed).
+
+    The reboot module returns at the first command that gets through, while the boot goes on
+    (libvirt, the pools' NFS mount and iSCSI login). Under TCG beside the other VM, an SSH
+    handshake then can outlast testinfra's 10 s connect timeout: ssh exits 255, which testinfra
+    raises (CI, 2026-12-07). Each failed attempt is printed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return host.run("systemctl is-system-running --wait").stdout.strip()
+        except RuntimeError as error:
+            print("SSH not answering yet: %s" % " ".join(str(error).split())[-300:])
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(5)
+
+
 @pytest.mark.reboots_host
 def test_guest_bridge_survives_a_reboot(host):
     boot_id = host.file("/proc/sys/kernel/random/boot_id").content_string.strip()
     started = time.monotonic()
     host.ansible("ansible.builtin.reboot", "reboot_timeout=600", check=False, become=True)
     print("\nreboot and SSH again after %.0f s" % (time.monotonic() - started))
+    state = wait_for_the_boot(host)
+    print("boot over after %.0f s: %s" % (time.monotonic() - started, state))
+    if state != "running":
+        print(host.run("systemctl --failed --no-legend --plain").stdout)
     assert host.file("/proc/sys/kernel/random/boot_id").content_string.strip() != boot_id
     # The shutdown waited on nothing: no unit ran out of time to stop (a stop timeout costs
     # 90 s, and a unit killed then has not finished its work).
