@@ -173,9 +173,12 @@ def wait_for_the_boot(host, seconds=300):
         try:
             return host.run("systemctl is-system-running --wait").stdout.strip()
         except RuntimeError as error:
-            print("SSH not answering yet: %s" % " ".join(str(error).split())[-300:])
+            # testinfra raises the CommandResult, whose repr starts with the backend object:
+            # ssh's own words first, so a CI summary cut at a line's width still shows them.
+            said = " ".join(str(getattr(error.args[0], "stderr", error)).split())[-300:]
+            print("SSH not answering yet: %s" % said)
             if time.monotonic() > deadline:
-                raise
+                raise AssertionError("no SSH to the rebooted host after %d s: %s" % (seconds, said)) from error
             time.sleep(5)
 
 
