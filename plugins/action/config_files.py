@@ -4,15 +4,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Controller side of kvmcloud.hypervisor.config_files: renders the templates and reads the controller
-files (src), then calls the module once."""
+files (src), then calls the module once, or not at all when the files' state the play read
+earlier (current) shows nothing to change."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError, AnsibleFileNotFound
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.template import generate_ansible_template_vars
 
@@ -22,6 +24,48 @@ MODULE = 'kvmcloud.hypervisor.config_files'
 # What ansible.builtin.template renders with unless told otherwise.
 TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False)
 NEWLINE_SEQUENCE = '\n'
+
+
+def octal(mode):
+    """A mode given as an octal string ('0644', '644') as a number; None for anything else."""
+    if isinstance(mode, str) and mode.isdigit() and set(mode) <= set('01234567'):
+        return int(mode, 8)
+    return None
+
+
+def entry_matches(entry, known):
+    """Whether KNOWN, a path's state as kvmcloud.hypervisor.kvm_host_facts reads it (its `paths`),
+    shows the present or directory ENTRY already as asked: the same content (sha256), owner,
+    group and mode. Anything the state cannot show counts as a difference."""
+    if not isinstance(known, dict) or not known.get('exists'):
+        return False
+    for key in ('owner', 'group'):
+        if entry.get(key) is not None and entry[key] != known.get(key):
+            return False
+    if octal(entry.get('mode')) is None or octal(entry.get('mode')) != octal(known.get('mode')):
+        return False
+    if entry.get('state', 'present') == 'directory':
+        return known.get('isdir') is True
+    content = entry.get('content')
+    return (known.get('isdir') is False and isinstance(content, str)
+            and hashlib.sha256(to_bytes(content, errors='surrogate_or_strict')).hexdigest() == known.get('sha256'))
+
+
+def unchanged_result(module_args, current):
+    """The module's own result for a call that changes nothing, when CURRENT (path to state, read
+    earlier in the play) shows every file and directory already as asked; None when the module
+    must look for itself: an entry CURRENT does not show or that differs, an absent entry (a link
+    left dangling is only seen there), or a manifest (its record is not read)."""
+    if not isinstance(current, dict) or module_args.get('manifest'):
+        return None
+    files = module_args['files']
+    for entry in files:
+        if entry.get('state', 'present') not in ('present', 'directory'):
+            return None
+        if not entry_matches(entry, current.get(entry['path'])):
+            return None
+    return dict(changed=False, changed_paths=[],
+                files=[dict(path=entry['path'], changed=False, state=entry.get('state', 'present')) for entry in files])
 
 
 class ActionModule(ActionBase):
@@ -38,6 +82,11 @@ class ActionModule(ActionBase):
 
         try:
             module_args = self._module_args(task_vars)
+            current = module_args.pop('current', None)
+            unchanged = unchanged_result(module_args, current)
+            if unchanged is not None:
+                result.update(unchanged)
+                return result
             result.update(self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars))
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)

@@ -60,5 +60,6 @@ def kvm_facts(fs, cpu, api_probe=kvm_api_version):
         'vendor_module': vendor_module,
         'vendor_module_loaded': module_loaded(fs, vendor_module) if vendor_module else False,
         'loaded_modules': [name for name in fs.listdir('/sys/module') if name == 'kvm' or name.startswith('kvm_')],
+        'vhost_net_loaded': module_loaded(fs, 'vhost_net'),
         'nested': nested_enabled(fs, vendor_module),
     }

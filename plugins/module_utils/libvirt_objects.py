@@ -10,6 +10,7 @@ read once, so a converged host needs no further calls."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import stat
 from xml.etree import ElementTree
 
@@ -73,19 +74,32 @@ def unit_states(fs, runner, units=WATCHED_UNITS):
     return states
 
 
+# Larger regular files get no checksum: the paths asked about are directories and config files.
+CHECKSUM_MAX_BYTES = 1024 * 1024
+
+
+def file_sha256(fs, path, st):
+    """The sha256 of a regular file's bytes, None for anything else or a file too large or unreadable."""
+    if not stat.S_ISREG(st.st_mode) or st.st_size > CHECKSUM_MAX_BYTES:
+        return None
+    data = fs.read_bytes(path)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
 def path_states(fs, paths):
     """{path: {'exists', 'isdir', 'mode' (such as '0660'), 'owner', 'group', 'mtime' (whole
-    seconds)}}, of the target for a link (as the file module sees it); all but exists and isdir
-    None when the path is absent."""
+    seconds), 'sha256' (of a regular file's content)}}, of the target for a link (as the file
+    module sees it); all but exists and isdir None when the path is absent."""
     states = {}
     for path in paths:
         info, st = fs.owner_info(path), fs.stat(path)
         if info is None or st is None:
             states[path] = {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None,
-                            'mtime': None}
+                            'mtime': None, 'sha256': None}
         else:
             states[path] = {'exists': True, 'isdir': stat.S_ISDIR(st.st_mode), 'mode': info['mode'],
-                            'owner': info['owner'], 'group': info['group'], 'mtime': int(st.st_mtime)}
+                            'owner': info['owner'], 'group': info['group'], 'mtime': int(st.st_mtime),
+                            'sha256': file_sha256(fs, path, st)}
     return states
 
 

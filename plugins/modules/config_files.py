@@ -123,6 +123,20 @@ options:
             C(-vvv).
         type: bool
         default: true
+  current:
+    description:
+      - The state of the paths as a fact module read it earlier in the play, by path, with the keys of
+        RV(kvmcloud.hypervisor.kvm_host_facts#module:ansible_facts.kvm_host.paths) (C(exists), C(isdir), C(owner),
+        C(group), C(mode), C(sha256)).
+      - When it shows every entry already as asked (each a V(present) file with the same content, owner, group and
+        mode, or a V(directory) with the same owner, group and mode), the action plugin returns the module's
+        unchanged result without a round trip to the target.
+      - An entry it does not show or shows otherwise, an V(absent) entry, or O(manifest) makes the module run and
+        look for itself, as without this option. Read the state in the same play, before anything else writes
+        those paths.
+      - Handled by the action plugin; the module on the target never sees it.
+    type: dict
+    version_added: 0.4.0
   parents:
     description:
       - Create missing parent directories, owned by C(root:root) with mode C(0755). Each one created is
@@ -676,6 +690,8 @@ def main():
             )),
             parents=dict(type='bool', default=True),
             manifest=dict(type='path'),
+            # Handled by the action plugin (documented above).
+            current=dict(type='dict'),
         ),
         supports_check_mode=True,
     )

@@ -205,7 +205,8 @@ ansible_facts:
           description:
             - C(dev_present), C(owner), C(group), C(mode) (for example C(0660)), C(usable), C(api_version),
               C(module_loaded), C(vendor_module) (kvm_intel, kvm_amd or null), C(vendor_module_loaded),
-              C(loaded_modules) (kvm modules in /sys/module), C(nested) (bool, null when unknown).
+              C(loaded_modules) (kvm modules in /sys/module), C(vhost_net_loaded) (version 0.4.0), C(nested) (bool,
+              null when unknown).
           type: dict
           returned: always
         memory:
@@ -272,14 +273,16 @@ ansible_facts:
                                                  "group": "libvirt", "mtime": 1764789000}}
         paths:
           description:
-            - Each path of O(paths) with C(exists), C(isdir), C(mode) (such as C(0711)), C(owner), C(group) and
-              C(mtime) (whole seconds since the epoch), of the target for a link; all but C(exists) and C(isdir)
-              null when the path is absent.
+            - Each path of O(paths) with C(exists), C(isdir), C(mode) (such as C(0711)), C(owner), C(group),
+              C(mtime) (whole seconds since the epoch) and C(sha256) (of a regular file's content up to 1 MiB, else
+              null), of the target for a link; all but C(exists) and C(isdir) null when the path is absent.
+            - A role hands this to O(kvmcloud.hypervisor.config_files#module:current) so that files already as it
+              wants them cost no further call.
           type: dict
           returned: always
           version_added: 0.4.0
           sample: {"/var/lib/libvirt/images": {"exists": true, "isdir": true, "mode": "0711", "owner": "root",
-                                               "group": "root", "mtime": 1764789000}}
+                                               "group": "root", "mtime": 1764789000, "sha256": null}}
         accounts:
           description:
             - Each name of O(accounts) with its uid as a string, or null when there is no such account.

@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 from unittest import mock
 
 import pytest
@@ -166,3 +167,71 @@ def test_src_is_read_on_the_controller_from_the_role_or_an_absolute_path(layout,
     # Read as it is: never rendered as a template.
     assert sent[1]['content'] == '-----BEGIN PRIVATE KEY-----\n{{ not a template }}\n'
     assert 'src' not in sent[1] and sent[1]['diff'] is False
+
+
+def known_file(content, mode='0644', owner='root', group='root'):
+    """A path's state as kvm_host_facts reads it."""
+    return {'exists': True, 'isdir': False, 'mode': mode, 'owner': owner, 'group': group, 'mtime': 1,
+            'sha256': hashlib.sha256(content.encode()).hexdigest()}
+
+
+KNOWN_DIR = {'exists': True, 'isdir': True, 'mode': '0755', 'owner': 'root', 'group': 'root', 'mtime': 1,
+             'sha256': None}
+DROPIN = {'path': '/etc/systemd/system/libvirtd.socket.d/kvmcloud.conf', 'content': '[Socket]\nSocketMode=0660\n',
+          'owner': 'root', 'group': 'root', 'mode': '0644'}
+STATE_DIR = {'path': '/var/lib/kvmcloud', 'state': 'directory', 'owner': 'root', 'group': 'root', 'mode': '0755'}
+
+
+def test_files_the_play_read_as_asked_cost_no_round_trip(layout):
+    current = {DROPIN['path']: known_file(DROPIN['content']), STATE_DIR['path']: KNOWN_DIR}
+    result, module_args = run_action(layout, {'files': [DROPIN, STATE_DIR], 'current': current})
+    assert module_args is None
+    assert result['changed'] is False
+    assert result['changed_paths'] == []
+    assert result['files'] == [{'path': DROPIN['path'], 'changed': False, 'state': 'present'},
+                               {'path': STATE_DIR['path'], 'changed': False, 'state': 'directory'}]
+
+
+def test_a_rendered_template_is_compared_as_written(layout):
+    rendered = '# Ansible managed\nname = "virtqemud"\nlisten = 16509\n# for /etc/libvirt/virtqemud.conf\n'
+    entry = {'path': '/etc/libvirt/virtqemud.conf', 'template': 'daemon.conf.j2', 'mode': '0644'}
+    result, module_args = run_action(layout, {'files': [entry], 'current': {entry['path']: known_file(rendered)}},
+                                      {'ansible_managed': 'Ansible managed'})
+    assert module_args is None and result['changed'] is False
+
+
+@pytest.mark.parametrize('known, why', [
+    (known_file('[Socket]\nSocketMode=0666\n'), 'other content'),
+    (known_file(DROPIN['content'], mode='0640'), 'other mode'),
+    (known_file(DROPIN['content'], owner='libvirt-qemu'), 'other owner'),
+    (known_file(DROPIN['content'], group='libvirt'), 'other group'),
+    (dict(KNOWN_DIR, mode='0644'), 'a directory there'),
+    ({'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None, 'mtime': None, 'sha256': None},
+     'missing'),
+    (dict(known_file(DROPIN['content']), sha256=None), 'a file too large to checksum'),
+    (None, 'not read'),
+])
+def test_a_file_that_differs_or_was_not_read_goes_to_the_module(layout, known, why):
+    current = {STATE_DIR['path']: KNOWN_DIR}
+    if known is not None:
+        current[DROPIN['path']] = known
+    result, module_args = run_action(layout, {'files': [STATE_DIR, DROPIN], 'current': current})
+    assert module_args is not None, why
+    # The module never sees the state the play read.
+    assert 'current' not in module_args
+    assert module_args['files'][1] == DROPIN
+    assert result['changed'] is True
+
+
+@pytest.mark.parametrize('args', [
+    {'files': [DROPIN, {'path': '/etc/old.conf', 'state': 'absent'}]},
+    {'files': [DROPIN], 'manifest': '/var/lib/kvmcloud/files.json'},
+    {'files': [dict(DROPIN, mode=None)]},
+    {'files': [dict(STATE_DIR, mode='0700')]},
+])
+def test_absent_entries_a_manifest_or_another_mode_go_to_the_module(layout, args):
+    current = {DROPIN['path']: known_file(DROPIN['content']), STATE_DIR['path']: KNOWN_DIR,
+               '/etc/old.conf': {'exists': False, 'isdir': False}}
+    result, module_args = run_action(layout, dict(args, current=current))
+    assert module_args is not None
+    assert 'current' not in module_args

@@ -101,11 +101,15 @@ def test_paravirtual_kvm_without_vmx_or_svm_cannot_run_guests(make_host):
         '/sys/module/kvm_pvm/uevent': '',
     }, KVM_OWNERS)
     facts = collect(fs, FakeRunner(), api_probe=answers_api(12))
+    loaded = collect(make_host({'/proc/cpuinfo': fixture_text('cpuinfo-amd-pvm-guest.txt'),
+                                '/sys/module/vhost_net/uevent': ''}), FakeRunner(), api_probe=answers_api(None))
+    assert loaded['kvm']['vhost_net_loaded'] is True
     assert facts['cpu']['virt_extension'] == 'none'
     assert facts['cpu']['hypervisor'] is True
     assert facts['kvm']['usable'] is True
     assert facts['can_run_kvm_guests'] is False
     assert facts['kvm']['loaded_modules'] == ['kvm', 'kvm_pvm']
+    assert facts['kvm']['vhost_net_loaded'] is False
     assert len(facts['reasons']) == 1
     assert 'no vmx/svm' in facts['reasons'][0] and 'kvm_pvm' in facts['reasons'][0]
 
@@ -375,7 +379,7 @@ def test_pool_paths_and_libvirt_files_come_with_every_read(make_host):
     facts = collect(fs, FakeRunner(), paths=['/var/lib/libvirt/images', '/srv/pools/tenants'])
     images = dict(facts['paths']['/var/lib/libvirt/images'])
     assert isinstance(images.pop('mtime'), int)
-    assert images == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root', 'group': 'root'}
+    assert images == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root', 'group': 'root', 'sha256': None}
     assert facts['paths']['/srv/pools/tenants']['exists'] is False
     assert facts['libvirt_files']['/etc/libvirt/qemu.conf']['exists'] is True
     assert collect(fs, FakeRunner())['paths'] == {}

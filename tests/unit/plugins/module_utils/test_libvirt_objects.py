@@ -167,7 +167,7 @@ def test_libvirt_files_are_the_config_files_and_the_unix_sockets_listening(make_
     assert (qemu_conf['exists'], qemu_conf['mode'], qemu_conf['mtime']) == (True, '0600', 1700000500)
     assert files['/run/libvirt/libvirt-sock']['mode'] == '0666'
     assert files['/etc/libvirt/virtqemud.conf'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None,
-                                                    'group': None, 'mtime': None}
+                                                    'group': None, 'mtime': None, 'sha256': None}
     assert files['/run/libvirt/libvirt-sock-ro']['exists'] is False
 
 
@@ -179,18 +179,20 @@ def test_libvirt_files_name_the_group(make_host):
 
 
 def test_path_states_say_whether_each_is_a_directory_and_its_owner(make_host):
-    fs = make_host({'/var/lib/libvirt/images': None, '/srv/file': '', '/srv/link': ('symlink', '../var/lib/libvirt/images')},
+    fs = make_host({'/var/lib/libvirt/images': None, '/srv/file': 'abc', '/srv/link': ('symlink', '../var/lib/libvirt/images')},
                    owners={'/var/lib/libvirt/images': {'owner': 'root', 'group': 'root', 'mode': '0711'},
                            '/srv/link': {'owner': 'root', 'group': 'root', 'mode': '0711'}})
     states = path_states(fs, ['/var/lib/libvirt/images', '/srv/file', '/srv/link', '/srv/missing'])
     images = dict(states['/var/lib/libvirt/images'])
     assert isinstance(images.pop('mtime'), int)
-    assert images == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root', 'group': 'root'}
+    assert images == {'exists': True, 'isdir': True, 'mode': '0711', 'owner': 'root', 'group': 'root', 'sha256': None}
     assert states['/srv/file']['isdir'] is False and states['/srv/file']['exists'] is True
+    # A regular file's content, as a role compares it with what it would write.
+    assert states['/srv/file']['sha256'] == 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
     # A link to a directory is the directory, as the file module sees it.
     assert states['/srv/link']['isdir'] is True
     assert states['/srv/missing'] == {'exists': False, 'isdir': False, 'mode': None, 'owner': None, 'group': None,
-                                      'mtime': None}
+                                      'mtime': None, 'sha256': None}
     assert path_states(fs, []) == {}
 
 
