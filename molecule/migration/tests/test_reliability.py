@@ -28,6 +28,8 @@ REMOVABLE = ["ovmf", "augeas-tools"]
 # kvm_host's one handler for its config changes: units reloaded, sockets re-created, daemon restarted.
 HOST_HANDLER = ("kvmcloud.hypervisor.kvm_host : Reload the units, re-create the libvirt sockets and restart the"
                 " daemon, as the changes need (kvm_host)")
+# kvm_host's drop-in giving libvirtd's read-write socket its group and mode.
+DROPIN = "/etc/systemd/system/libvirtd.socket.d/kvmcloud.conf"
 
 
 def in_container(hostname, script, timeout=60):
@@ -155,9 +157,12 @@ def test_drift_is_predicted_by_check_mode_put_back_and_only_the_drift_reported(h
     in_container(hostname, "systemctl start libvirtd.service")
     time.sleep(1)
     weaken = (
-        # A weakened control in qemu.conf, a socket anyone may use, and libvirt's NAT network.
+        # A weakened control in qemu.conf, a socket anyone may use, its drop-in opening it to
+        # all from the next start (kvm_host skips the drop-ins' call only where the host facts
+        # show them as wanted), and libvirt's NAT network.
         "sed -i 's/^seccomp_sandbox = 1$/seccomp_sandbox = 0/' /etc/libvirt/qemu.conf"
         " && chmod 0666 /run/libvirt/libvirt-sock"
+        " && sed -i 's/^SocketMode=.*/SocketMode=0666/' " + DROPIN +
         " && virsh -q -c qemu:///system net-define /usr/share/libvirt/networks/default.xml"
         " && virsh -q -c qemu:///system net-start default")
     done = in_container(hostname, weaken)
@@ -173,8 +178,9 @@ def test_drift_is_predicted_by_check_mode_put_back_and_only_the_drift_reported(h
     assert predicted == changed_tasks(output, hostname)
     host_role, hardening = "kvmcloud.hypervisor.kvm_host : ", "kvmcloud.hypervisor.kvm_hardening : "
     assert changed_tasks(output, hostname) == {
-        # qemu.conf changed under a running daemon, and the socket mode.
+        # qemu.conf changed under a running daemon, the drop-in and the socket mode.
         host_role + "A running daemon that has not loaded its config files since they changed restarts",
+        host_role + "The libvirt unix sockets carry the configured group and modes",
         host_role + "Live sockets whose group or mode drifted are re-created",
         HOST_HANDLER,
         # The NAT network, and the forwarding libvirt turned on when it started.
@@ -184,6 +190,7 @@ def test_drift_is_predicted_by_check_mode_put_back_and_only_the_drift_reported(h
         hardening + "Restart the libvirt daemon (kvm_hardening)",
     }
     assert host.file("/run/libvirt/libvirt-sock").mode == 0o770
+    assert "SocketMode=0770" in host.file(DROPIN).content_string.splitlines()
     assert host.run_expect([0], "grep -c '^seccomp_sandbox = 1$' /etc/libvirt/qemu.conf").stdout.strip() == "1"
     assert "default" not in host.run_expect([0], "virsh -c qemu:///system net-list --all --name").stdout.split()
     assert host.file("/proc/sys/net/ipv4/ip_forward").content_string.strip() == "0"
