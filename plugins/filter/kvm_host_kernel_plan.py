@@ -20,7 +20,7 @@ description:
   - The file names and contents are those M(community.general.modprobe) and M(ansible.posix.sysctl) wrote
     before version 0.4.0, so a host they set up sees no change.
   - The vendor module (C(kvm_intel), C(kvm_amd)) is left out on a CPU without vmx or svm, where it cannot
-    load. Reloading it when its nesting differs is left to the role: the kernel refuses while guests run.
+    load. Reloading it when its nesting differs is left to the role, since the kernel refuses while guests run.
 options:
   _input:
     description: C(ansible_facts.kvm_host), as M(kvmcloud.hypervisor.kvm_host_facts) returns it.

@@ -196,7 +196,7 @@ def test_a_rendered_template_is_compared_as_written(layout):
     rendered = '# Ansible managed\nname = "virtqemud"\nlisten = 16509\n# for /etc/libvirt/virtqemud.conf\n'
     entry = {'path': '/etc/libvirt/virtqemud.conf', 'template': 'daemon.conf.j2', 'mode': '0644'}
     result, module_args = run_action(layout, {'files': [entry], 'current': {entry['path']: known_file(rendered)}},
-                                      {'ansible_managed': 'Ansible managed'})
+                                     {'ansible_managed': 'Ansible managed'})
     assert module_args is None and result['changed'] is False
 
 
