@@ -35,8 +35,9 @@ guests' base image is a blank qcow2 made here unless --base-image names one):
 
 Counting, per host, from the ansible.posix.json callback: a task is executed when it ran and
 was not skipped; a round trip is a module run on the host, so a task whose action the
-controller runs itself (set_fact, assert, include_*, ...) or that is delegated away makes none,
-a loop makes one per item not skipped, and a retried task one per attempt.
+controller runs itself (set_fact, assert, include_*, ...; config_files when it reports
+from_current) or that is delegated away makes none, a loop makes one per item not skipped,
+and a retried task one per attempt.
 """
 
 import argparse
@@ -263,7 +264,8 @@ def count_tasks(output, host):
             action = result.get("action", "").rsplit(".", 1)[-1]
             if action in ("gather_facts", "setup"):
                 counts["gather_facts_s"] += task_seconds(task)
-            if action in LOCAL_ACTIONS:
+            # kvmcloud.hypervisor.config_files answers on the controller when the facts show its files as asked.
+            if action in LOCAL_ACTIONS or result.get("from_current"):
                 continue
             delegated = DELEGATED(task["task"].get("path")) or bool(result.get("_ansible_delegated_vars"))
             items = result.get("results")

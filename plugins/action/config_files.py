@@ -64,7 +64,7 @@ def unchanged_result(module_args, current):
             return None
         if not entry_matches(entry, current.get(entry['path'])):
             return None
-    return dict(changed=False, changed_paths=[],
+    return dict(changed=False, changed_paths=[], from_current=True,
                 files=[dict(path=entry['path'], changed=False, state=entry.get('state', 'present')) for entry in files])
 
 

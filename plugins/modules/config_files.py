@@ -227,6 +227,14 @@ changed_paths:
   type: list
   elements: str
   sample: [/etc/libvirt/virtqemud.conf, /etc/sudoers.d, /etc/sudoers.d/libvirt-admins]
+from_current:
+  description:
+    - True when O(current) showed every entry already as asked, so the action plugin answered without calling the
+      module on the target.
+  returned: when O(current) showed every entry already as asked
+  type: bool
+  sample: true
+  version_added: 0.4.0
 files:
   description: One entry per entry of O(files), in the same order.
   returned: always

@@ -187,6 +187,7 @@ def test_files_the_play_read_as_asked_cost_no_round_trip(layout):
     result, module_args = run_action(layout, {'files': [DROPIN, STATE_DIR], 'current': current})
     assert module_args is None
     assert result['changed'] is False
+    assert result['from_current'] is True
     assert result['changed_paths'] == []
     assert result['files'] == [{'path': DROPIN['path'], 'changed': False, 'state': 'present'},
                                {'path': STATE_DIR['path'], 'changed': False, 'state': 'directory'}]
@@ -221,6 +222,7 @@ def test_a_file_that_differs_or_was_not_read_goes_to_the_module(layout, known, w
     assert 'current' not in module_args
     assert module_args['files'][1] == DROPIN
     assert result['changed'] is True
+    assert 'from_current' not in result
 
 
 @pytest.mark.parametrize('args', [
