@@ -12,6 +12,7 @@ __metaclass__ = type
 
 import hashlib
 import os
+import re
 
 from ansible.errors import AnsibleActionFail, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -26,9 +27,15 @@ TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False)
 NEWLINE_SEQUENCE = '\n'
 
 
+# What the module accepts (its MODE_PATTERN), and the keys of an entry once templates and src are
+# rendered into content: an entry the module would refuse always goes to the module.
+MODE_PATTERN = re.compile(r'^0?[0-7]{3,4}$')
+ENTRY_KEYS = frozenset(('path', 'content', 'owner', 'group', 'mode', 'validate', 'state', 'diff'))
+
+
 def octal(mode):
-    """A mode given as an octal string ('0644', '644') as a number; None for anything else."""
-    if isinstance(mode, str) and mode.isdigit() and set(mode) <= set('01234567'):
+    """A mode the module accepts ('0644', '644') as a number; None for anything else."""
+    if isinstance(mode, str) and MODE_PATTERN.match(mode):
         return int(mode, 8)
     return None
 
@@ -37,7 +44,7 @@ def entry_matches(entry, known):
     """Whether KNOWN, a path's state as kvmcloud.hypervisor.kvm_host_facts reads it (its `paths`),
     shows the present or directory ENTRY already as asked: the same content (sha256), owner,
     group and mode. Anything the state cannot show counts as a difference."""
-    if not isinstance(known, dict) or not known.get('exists'):
+    if not isinstance(known, dict) or not known.get('exists') or not set(entry) <= ENTRY_KEYS:
         return False
     for key in ('owner', 'group'):
         if entry.get(key) is not None and entry[key] != known.get(key):

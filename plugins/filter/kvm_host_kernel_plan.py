@@ -57,7 +57,7 @@ RETURN = r"""
 _value:
   description:
     - C(files), the entries for M(kvmcloud.hypervisor.config_files) (C(path), C(content), owner C(root), group
-      C(root), mode C(0644)); C(paths), their paths; C(commands), each an argv for the running kernel
+      C(root), mode C(0644)); C(commands), each an argv for the running kernel
       (C(modprobe), C(sysctl -w), C(systemd-tmpfiles --create)).
   type: dict
 """
@@ -116,7 +116,7 @@ def kvm_host_kernel_plan(facts, nested, vhost_net, ksm, hugepages_2m):
     # A kernel without hugetlbfs shows no pool: it has none reserved.
     if (hugepages_now(facts) or 0) != hugepages_2m:
         commands.append(["sysctl", "-w", "vm.nr_hugepages=%d" % hugepages_2m])
-    return {"files": files, "paths": [entry["path"] for entry in files], "commands": commands}
+    return {"files": files, "commands": commands}
 
 
 class FilterModule(object):

@@ -230,6 +230,9 @@ def test_a_file_that_differs_or_was_not_read_goes_to_the_module(layout, known, w
     {'files': [DROPIN], 'manifest': '/var/lib/kvmcloud/files.json'},
     {'files': [dict(DROPIN, mode=None)]},
     {'files': [dict(STATE_DIR, mode='0700')]},
+    # What the module refuses is never answered for it.
+    {'files': [dict(DROPIN, mode='000644')]},
+    {'files': [dict(DROPIN, mdoe='0644')]},
 ])
 def test_absent_entries_a_manifest_or_another_mode_go_to_the_module(layout, args):
     current = {DROPIN['path']: known_file(DROPIN['content']), STATE_DIR['path']: KNOWN_DIR,

@@ -42,7 +42,6 @@ def test_a_converged_host_gets_its_files_and_no_command():
                                              "w /sys/kernel/mm/ksm/run - - - - 0\n",
         "/etc/sysctl.d/60-kvmcloud-hugepages.conf": "vm.nr_hugepages=16\n",
     }
-    assert plan["paths"] == [entry["path"] for entry in plan["files"]]
     assert all((entry["owner"], entry["group"], entry["mode"]) == ("root", "root", "0644") for entry in plan["files"])
 
 
@@ -61,14 +60,14 @@ def test_a_fresh_host_loads_its_modules_and_sets_ksm_and_hugepages_now():
 def test_without_vmx_or_svm_the_vendor_module_is_left_alone():
     plan = kvm_host_kernel_plan(facts(virt_extension="none", vendor_loaded=False), nested=False, vhost_net=True,
                                 ksm=False, hugepages_2m=16)
-    assert not [path for path in plan["paths"] if "kvm_amd" in path]
+    assert not [path for path in contents(plan) if "kvm_amd" in path]
     assert plan["commands"] == []
 
 
 def test_vhost_net_turned_off_is_neither_written_nor_loaded():
     plan = kvm_host_kernel_plan(facts(vhost_net_loaded=False), nested=False, vhost_net=False, ksm=False,
                                 hugepages_2m=16)
-    assert "/etc/modules-load.d/vhost_net.conf" not in plan["paths"]
+    assert "/etc/modules-load.d/vhost_net.conf" not in contents(plan)
     assert plan["commands"] == []
 
 
