@@ -9,8 +9,8 @@ guest web1-restored, started at once so it boots while list and the reruns are c
 both markers read through the restored guest's own agent, and a third one, written after the last
 backup, absent there. The fixture starts from a clean slate (leftovers of an interrupted run
 removed) and its teardown removes the restored guest, the backups and the checkpoints, leaving
-web1 as it found it. This file runs after test_snapshot.py, which leaves web1 running without
-snapshots: the fixture waits for its agent.
+web1 as it found it. This file runs first, while web1 may still be in the boot the converge
+started: the fixture waits for its agent.
 """
 
 import json
