@@ -148,4 +148,3 @@ def test_changed_template_updates_the_definition_and_asks_for_a_restart(host, bo
     assert result.returncode == 0, result.stdout[-3000:]
     assert "<tb-cache unit='KiB'>262144</tb-cache>" in virsh(host, "dumpxml", "--inactive", BOOTED)
     assert domain_identity(host, BOOTED) == (uuid, macs, domid)
-
