@@ -133,6 +133,26 @@ def connects(host, ns, address, port=LISTENER_PORT):
     return host.run(in_ns(ns, "timeout 6 " + CONNECT % (address, port))).rc == 0
 
 
+def run_each(host, commands):
+    """{key: (exit code, output)} of each shell command of COMMANDS (key to command), all run at
+    once: a probe of a dropped connection waits out its 2 s timeout, and one after another they
+    took most of the guard tests' time."""
+    script = " ".join('(out=$(%s); echo "%s $? $out") &' % (command, key) for key, command in commands.items())
+    lines = host.run_expect([0], script + " wait").stdout.splitlines()
+    results = {line.split(" ")[0]: (int(line.split(" ")[1]), line.split(" ", 2)[2].strip()) for line in lines if line}
+    assert sorted(results) == sorted(commands), lines
+    return results
+
+
+def connects_each(host, targets):
+    """connects() for each (ns, address[, port]) of TARGETS, at once, keyed "ns->address[->port]"."""
+    commands = {}
+    for ns, address, *port in targets:
+        key = "->".join(map(str, [ns, address, *port]))
+        commands[key] = in_ns(ns, "timeout 6 " + CONNECT % (address, port[0] if port else LISTENER_PORT))
+    return {key: rc == 0 for key, (rc, _out) in run_each(host, commands).items()}
+
+
 def audit(host):
     args = {"virt_host_validate": False, "allowed_networks": ["default"]}
     result = host.ansible("kvmcloud.hypervisor.kvm_audit", json.dumps(args), check=False, become=True)
@@ -217,15 +237,15 @@ def test_guests_cannot_reach_the_host_until_the_guard_goes(host, standins):
     # kvm_monitoring's node exporter on the management address (molecule.yml enables it).
     targets += [("kn-ga", mgmt, EXPORTER_PORT), ("kn-oa", mgmt, EXPORTER_PORT), ("kn-na", mgmt, EXPORTER_PORT)]
     assert guard_loaded(host)
-    guarded = {"->".join(map(str, target)): connects(host, *target) for target in targets}
+    guarded = connects_each(host, targets)
     try:
         run(host, "nft delete table inet kvmcloud_guard")
-        open_host = {"->".join(map(str, target)): connects(host, *target) for target in targets}
+        open_host = connects_each(host, targets)
         unguarded_audit = audit(host)["N6"]
     finally:
         run(host, "systemctl reload %s" % GUARD_UNIT)
     assert guard_loaded(host)
-    restored = {"->".join(map(str, target)): connects(host, *target) for target in targets}
+    restored = connects_each(host, targets)
     print("\nTCP to the host (port %d unless named) with the guard: %s; without: %s; restored: %s"
           % (LISTENER_PORT, guarded, open_host, restored))
     assert not any(guarded.values())
@@ -463,18 +483,17 @@ PORTS_LISTENER = ("import socket, threading\n"
                   "    threading.Thread(target=serve, args=(port,)).start()\n")
 
 
-def outcome(host, ns, target, port, source):
-    command = CONNECT_FROM % (target, port, source)
-    return host.run_expect([0], in_ns(ns, command) if ns else command).stdout.strip()
-
-
 def migration_reach(host, target):
     """{"SOURCE:PORT": ok / timeout / refused} from the peer, the stranger and the host itself."""
-    seen = {}
+    commands = {}
     for port in GUARDED_PORTS + OPEN_PORTS:
-        seen["peer:%d" % port] = outcome(host, MIGRATION_NS, target, port, PEER)
-        seen["stranger:%d" % port] = outcome(host, MIGRATION_NS, target, port, STRANGER)
-        seen["host:%d" % port] = outcome(host, None, target, port, target)
+        commands["peer:%d" % port] = in_ns(MIGRATION_NS, CONNECT_FROM % (target, port, PEER))
+        commands["stranger:%d" % port] = in_ns(MIGRATION_NS, CONNECT_FROM % (target, port, STRANGER))
+        commands["host:%d" % port] = CONNECT_FROM % (target, port, target)
+    seen = {}
+    for key, (rc, out) in run_each(host, commands).items():
+        assert rc == 0, (key, out)
+        seen[key] = out
     return seen
 
 
