@@ -234,23 +234,25 @@ else
   # selinux takes the place of the lane that ends first if that is the controller lane, and
   # apparmor waits for the default scenario; when the default scenario ends first, apparmor
   # starts then and selinux with the controller lane's end.
+  start_apparmor() {
+    step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
+      molecule test --scenario-name apparmor &
+    apparmor_step=$!
+  }
+  start_selinux() {
+    step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
+      molecule test --scenario-name selinux &
+    selinux_step=$!
+  }
   wait -n -p first_lane "$default_step" "$controller_lane" || true
   if [ "${first_lane:-}" = "$default_step" ]; then
-    step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
-      molecule test --scenario-name apparmor &
-    apparmor_step=$!
+    start_apparmor
     wait "$controller_lane" || true
-    step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
-      molecule test --scenario-name selinux &
-    selinux_step=$!
+    start_selinux
   else
-    step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
-      molecule test --scenario-name selinux &
-    selinux_step=$!
+    start_selinux
     wait "$default_step" || true
-    step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
-      molecule test --scenario-name apparmor &
-    apparmor_step=$!
+    start_apparmor
   fi
   wait "$apparmor_step" "$selinux_step" || true
   # A scenario stopped by its time limit never reached its destroy step.
