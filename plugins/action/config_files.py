@@ -12,7 +12,6 @@ __metaclass__ = type
 
 import hashlib
 import os
-import re
 
 from ansible.errors import AnsibleActionFail, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -20,6 +19,7 @@ from ansible.plugins.action import ActionBase
 from ansible.template import generate_ansible_template_vars
 
 from ansible.template import trust_as_template
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.config_files import MODE_PATTERN
 
 MODULE = 'kvmcloud.hypervisor.config_files'
 # What ansible.builtin.template renders with unless told otherwise.
@@ -27,9 +27,8 @@ TEMPLATE_OVERRIDES = dict(trim_blocks=True, lstrip_blocks=False)
 NEWLINE_SEQUENCE = '\n'
 
 
-# What the module accepts (its MODE_PATTERN), and the keys of an entry once templates and src are
-# rendered into content: an entry the module would refuse always goes to the module.
-MODE_PATTERN = re.compile(r'^0?[0-7]{3,4}$')
+# The keys of an entry once templates and src are rendered into content: an entry the module would
+# refuse (another key, or a mode outside MODE_PATTERN) always goes to the module.
 ENTRY_KEYS = frozenset(('path', 'content', 'owner', 'group', 'mode', 'validate', 'state', 'diff'))
 
 

@@ -269,15 +269,14 @@ import hashlib
 import json
 import os
 import pwd
-import re
 import shlex
 import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.config_files import MODE_PATTERN
 
-MODE_PATTERN = re.compile(r'^0?[0-7]{3,4}$')
 DIR_MODE = 0o755
 
 
