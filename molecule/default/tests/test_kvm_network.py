@@ -129,8 +129,12 @@ def reaches(host, ns, address):
     return host.run(in_ns(ns, "ping -c 2 -i 0.2 -W 1 -q %s" % address)).rc == 0
 
 
+def connect_command(ns, address, port=LISTENER_PORT):
+    return in_ns(ns, "timeout 6 " + CONNECT % (address, port))
+
+
 def connects(host, ns, address, port=LISTENER_PORT):
-    return host.run(in_ns(ns, "timeout 6 " + CONNECT % (address, port))).rc == 0
+    return host.run(connect_command(ns, address, port)).rc == 0
 
 
 def run_each(host, commands):
@@ -139,17 +143,16 @@ def run_each(host, commands):
     took most of the guard tests' time."""
     script = " ".join('(out=$(%s); echo "%s $? $out") &' % (command, key) for key, command in commands.items())
     lines = host.run_expect([0], script + " wait").stdout.splitlines()
-    results = {line.split(" ")[0]: (int(line.split(" ")[1]), line.split(" ", 2)[2].strip()) for line in lines if line}
+    results = {}
+    for key, rc, out in (line.split(" ", 2) for line in lines if line):
+        results[key] = (int(rc), out.strip())
     assert sorted(results) == sorted(commands), lines
     return results
 
 
 def connects_each(host, targets):
     """connects() for each (ns, address[, port]) of TARGETS, at once, keyed "ns->address[->port]"."""
-    commands = {}
-    for ns, address, *port in targets:
-        key = "->".join(map(str, [ns, address, *port]))
-        commands[key] = in_ns(ns, "timeout 6 " + CONNECT % (address, port[0] if port else LISTENER_PORT))
+    commands = {"->".join(map(str, target)): connect_command(*target) for target in targets}
     return {key: rc == 0 for key, (rc, _out) in run_each(host, commands).items()}
 
 

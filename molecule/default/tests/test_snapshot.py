@@ -163,7 +163,8 @@ def test_revert_takes_the_guest_back_to_the_snapshot(host, base_disks):
     result = run_playbook("--tags", "kvm_guests", limit=HOST)
     assert result.returncode == 0, result.stdout[-3000:]
     assert virsh(host, "domstate", GUEST).strip() == "running"
-    waited = wait_for_agent(host, GUEST, AGENT_TIMEOUT) + time.time() - started
+    wait_for_agent(host, GUEST, AGENT_TIMEOUT)
+    waited = time.time() - started
     os.makedirs(LOGS, exist_ok=True)
     with open(os.path.join(LOGS, "snapshot-revert-boot.txt"), "w") as record:
         record.write("web1 after revert: agent answered %.0f s after kvm_guests started it\n" % waited)
