@@ -95,10 +95,11 @@ _value:
       elements: dict
     libvirt:
       description:
-        - What the libvirt networks need, when the facts hold them. C(define), the new networks;
+        - What the libvirt networks need, when the facts hold them. C(define), the new networks (defined,
+          started and autostarted in one step);
           C(redefine), C(net) (the definition), C(uuid), C(mac) and C(active) of each network whose
           bridge, forward mode, isolation, address or DHCP range differs; C(start) and C(autostart),
-          network names.
+          names of networks libvirt already had.
       type: dict
     migration_guard:
       description:

@@ -407,7 +407,7 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
                          'identity': identity[guest['name']], 'host': host}
         files.append({'path': path, 'template': TEMPLATE, 'vars': template_vars, 'owner': 'root', 'group': 'root',
                       'mode': DEFINITION_MODE, 'validate': VALIDATE_DOMAIN})
-        definitions.append({'name': guest['name'], 'path': path, 'template_vars': template_vars,
+        definitions.append({'name': guest['name'], 'path': path,
                             'define': guest['name'] not in defined
                             or stale_definition(settings, guest['name'], paths)})
     for guest in shaped['unwanted']:

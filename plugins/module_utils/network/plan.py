@@ -561,7 +561,8 @@ def network_identity(xml):
 
 
 def libvirt_changes(definitions, existing):
-    """What the libvirt networks need: define (new), redefine (differs), start, autostart.
+    """What the libvirt networks need: define (new ones, which one step defines, starts and
+    autostarts), redefine (differs), start and autostart (the networks libvirt had already).
 
     existing: {name: {active, autostart, xml}} from kvm_network_facts, or None when not read."""
     changes = {'define': [], 'redefine': [], 'start': [], 'autostart': []}
@@ -572,8 +573,6 @@ def libvirt_changes(definitions, existing):
         current = existing.get(name)
         if current is None:
             changes['define'].append(definition)
-            changes['start'].append(name)
-            changes['autostart'].append(name)
             continue
         if network_fields(current.get('xml', '')) != wanted_fields(definition):
             uuid, mac = network_identity(current.get('xml', ''))

@@ -473,12 +473,12 @@ def test_libvirt_networks_not_read_need_nothing():
     assert plan(settings(**NETWORKS), facts())['libvirt'] == {'define': [], 'redefine': [], 'start': [], 'autostart': []}
 
 
-def test_new_network_is_defined_started_and_autostarted():
+def test_new_network_is_only_in_define_which_also_starts_and_autostarts_it():
     nets = existing()
     del nets['tenant-nat']
     changes = libvirt_plan(nets)
     assert [net['network'] for net in changes['define']] == ['tenant-nat']
-    assert (changes['redefine'], changes['start'], changes['autostart']) == ([], ['tenant-nat'], ['tenant-nat'])
+    assert (changes['redefine'], changes['start'], changes['autostart']) == ([], [], [])
 
 
 def test_network_that_lost_its_isolation_is_redefined_keeping_uuid_and_mac():
