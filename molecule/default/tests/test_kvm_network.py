@@ -22,7 +22,7 @@ import yaml
 
 from guests import guest_with_nic, virsh
 from hostnet import management_address
-from playbook import PROJECT, playbook_command, recap, run_playbook
+from playbook import PROJECT, changed_tasks, playbook_command, recap, run_playbook
 
 GUARD_UNIT = "kvmcloud-host-guard.service"
 LISTENER_PORT = 18722
@@ -430,6 +430,30 @@ def test_rerun_restores_weakened_network_controls(host, hostname):
     assert leftovers == "", leftovers
     if bridge_sysctls:
         assert host.file("/proc/sys/net/bridge/bridge-nf-call-iptables").content_string.strip() == "1"
+
+
+@pytest.mark.only_hosts("kvmhost-bookworm")
+def test_lost_network_is_previewed_for_the_guest_on_it_and_put_back_as_predicted(host, hostname):
+    """br-guest's libvirt network, which db1 uses (declared on bookworm alone), is gone. A
+    preview defines nothing, so kvm_guests must count the network kvm_network would define
+    instead of refusing db1; the real run then defines, starts and autostarts it with exactly
+    the changes the preview named."""
+    roles = ("--tags", "kvm_network,kvm_guests")
+    virsh(host, "net-destroy", "br-guest")
+    virsh(host, "net-undefine", "br-guest")
+    try:
+        preview = run_playbook("--check", *roles, limit=hostname)
+        assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-2000:]
+        assert "br-guest" not in virsh(host, "net-list", "--all", "--name").split()
+        predicted = changed_tasks(preview.stdout, hostname)
+    finally:
+        result = run_playbook(*roles, limit=hostname)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert predicted == changed_tasks(result.stdout, hostname) == {
+        "kvmcloud.hypervisor.kvm_network : New networks are defined, active and start at boot"}
+    info = virsh(host, "net-info", "br-guest")
+    assert re.search(r"^Active:\s+yes$", info, re.MULTILINE) and re.search(r"^Autostart:\s+yes$", info, re.MULTILINE), info
+    assert "<port isolated='yes'/>" in virsh(host, "net-dumpxml", "br-guest")
 
 
 def test_turning_guard_and_hook_off_removes_them_and_says_so(host, hostname):
