@@ -335,8 +335,9 @@ def check_readme(readme, block, write):
 # ---- Variables a role reads from other roles -------------------------------------------
 
 OTHERS_HEADING = "## Variables of other roles"
-# Set by playbooks/kvm_host.yml, read by the roles that install packages.
-SHARED_VARIABLES = {"kvmcloud_role_packages"}
+# Set by playbooks/kvm_host.yml, read by the roles that install packages; and the facts a role
+# sets for another (kvm_network's preview, for kvm_guests').
+SHARED_VARIABLES = {"kvmcloud_role_packages", "kvm_network_previewed_networks"}
 # Where a role uses variables; files/ and meta/ only mention them in prose.
 USING_DIRS = ("tasks", "handlers", "vars", "defaults", "templates")
 
