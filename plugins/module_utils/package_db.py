@@ -33,6 +33,12 @@ def installed_dpkg_versions(status_text):
     return installed
 
 
+def to_reinstall(status_text):
+    """Whether dpkg's status file marks a package 'reinstreq': dpkg stopped while unpacking it,
+    and refuses to configure it until it is reinstalled."""
+    return any(line.startswith('Status:') and ' reinstreq ' in line + ' ' for line in status_text.splitlines())
+
+
 def upstream_version(version):
     """'9.0.0' of a Debian version such as '1:9.0.0-4+deb12u2': no epoch, no Debian revision."""
     version = version.split(':', 1)[-1]
@@ -51,7 +57,9 @@ def package_db_facts(fs):
     pending = [name for name in fs.listdir(DPKG_UPDATES) if name.isdigit()]
     status = fs.read(DPKG_STATUS)
     versions = installed_dpkg_versions(status) if status is not None and not pending else None
-    return {'manager': 'dpkg', 'interrupted': bool(pending),
+    # A package dpkg was unpacking when it was killed must be reinstalled; once an earlier
+    # `dpkg --configure -a` folded the journal, only its status says so.
+    return {'manager': 'dpkg', 'interrupted': bool(pending) or to_reinstall(status or ''),
             'installed': sorted(versions) if versions is not None else None,
             'libvirt_version': upstream_version(versions[LIBVIRT_PACKAGE]) if versions and versions.get(LIBVIRT_PACKAGE) else None,
             'apt_lists': apt_lists_present(fs)}
