@@ -321,7 +321,6 @@ def test_dpkg_interrupted_mid_install_is_reported(make_host):
                                          'libvirt_version': None, 'apt_lists': False}
 
 
-
 def test_package_left_to_reinstall_counts_as_interrupted_once_the_journal_is_folded(make_host):
     # A kill while dpkg unpacked augeas-tools; a later `dpkg --configure -a` folded the journal
     # and refused it: only the status says a reinstall is due.
@@ -333,6 +332,7 @@ def test_package_left_to_reinstall_counts_as_interrupted_once_the_journal_is_fol
     healthy = status.replace('install reinstreq half-installed', 'install ok installed')
     facts = collect(make_host({'/var/lib/dpkg/status': healthy, '/var/lib/dpkg/updates/tmp.i': ''}), FakeRunner())
     assert facts['package_db']['interrupted'] is False
+
 
 DPKG_STATUS = '''Package: qemu-utils
 Status: install ok installed
