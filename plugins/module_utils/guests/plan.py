@@ -392,10 +392,9 @@ def decide(shaped, settings, state, inventory_hostname, domain_type, host, to_ya
             if 'network-config' not in names:
                 files.append({'path': seed_dir(guest) + '/network-config', 'state': 'absent'})
             found = paths.get(guest['seed_path']) or {}
+            # seed.yml rebuilds the ISO when it is missing or a file in its dir changed.
             seeds.append({'name': guest['name'], 'dir': seed_dir(guest), 'iso_exists': bool(found.get('exists')),
-                          'iso_files': names,
-                          'paths': ['%s/%s' % (seed_dir(guest), name) for name in ('user-data', 'meta-data',
-                                                                                   'network-config')]})
+                          'iso_files': names})
         else:
             # The domain XML no longer attaches it either.
             files.append({'path': guest['dir'] + '/seed.iso', 'state': 'absent'})
