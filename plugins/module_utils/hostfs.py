@@ -12,6 +12,7 @@ small recorded directory tree instead of the live /proc, /sys and /etc.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import mmap
 import os
 import stat
 
@@ -48,6 +49,25 @@ class HostFS:
                 return handle.read()
         except (IOError, OSError):
             return default
+
+    def find_after(self, path, marker, length=80):
+        """The bytes that follow the first `marker` in a file, as text, or None. Maps the file
+        instead of reading it: a program binary is tens of MiB."""
+        try:
+            with open(self.path(path), 'rb') as handle:
+                if os.fstat(handle.fileno()).st_size == 0:
+                    return None
+                mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+                try:
+                    start = mapped.find(marker)
+                    if start < 0:
+                        return None
+                    start += len(marker)
+                    return mapped[start:start + length].decode('utf-8', 'replace')
+                finally:
+                    mapped.close()
+        except (IOError, OSError, ValueError):
+            return None
 
     def read_strip(self, path, default=None):
         content = self.read(path)

@@ -236,6 +236,22 @@ def test_virt_stack_versions_layout_and_security_models(make_host):
     assert ('/usr/sbin/libvirtd', '--version') not in runner.calls
 
 
+def test_qemu_version_is_read_from_the_banner_in_its_binary_without_running_it(make_host):
+    binary = b'\x7fELF' + b'\x00' * 4096 + b'QEMU emulator version 10.0.13 (Debian 1:10.0.13+ds-0+deb13u1)\nCopyright'
+    fs = make_host({'/usr/bin/qemu-system-x86_64': binary})
+    runner = FakeRunner()
+    stack = collect(fs, runner, api_probe=answers_api(None))['virt_stack']
+    assert stack['qemu_version'] == '10.0.13'
+    assert not [call for call in runner.calls if call[-1:] == ('--version',)]
+
+
+def test_qemu_binary_without_a_versioned_banner_is_asked(make_host):
+    fs = make_host({'/usr/bin/qemu-system-x86_64': b'QEMU emulator version unknown\n'})
+    runner = FakeRunner({('/usr/bin/qemu-system-x86_64', '--version'): (0, 'QEMU emulator version 9.2.1\n', '')})
+    assert collect(fs, runner, api_probe=answers_api(None))['virt_stack']['qemu_version'] == '9.2.1'
+    assert ('/usr/bin/qemu-system-x86_64', '--version') in runner.calls
+
+
 def test_modular_layout_from_enabled_units_and_no_virsh_without_socket(make_host):
     fs = make_host({
         '/usr/sbin/virtqemud': '',
