@@ -34,9 +34,24 @@ def installed_dpkg_versions(status_text):
 
 
 def to_reinstall(status_text):
-    """Whether dpkg's status file marks a package 'reinstreq': dpkg stopped while unpacking it,
-    and refuses to configure it until it is reinstalled."""
-    return any(line.startswith('Status:') and ' reinstreq ' in line + ' ' for line in status_text.splitlines())
+    """The packages dpkg's status file marks 'reinstreq', sorted: dpkg stopped while unpacking
+    them, and refuses to configure them until they are reinstalled."""
+    names = set()
+    name = None
+    for line in status_text.splitlines():
+        if line.startswith('Package:'):
+            name = line.partition(':')[2].strip()
+        elif not line.strip():
+            name = None
+        elif line.startswith('Status:') and ' reinstreq ' in line + ' ' and name:
+            names.add(name)
+    return sorted(names)
+
+
+def journal_entries(fs):
+    """dpkg's journal: the numbered files under updates/ that a finished dpkg run folds into
+    its status file. Any left behind is what makes apt refuse to run ("dpkg was interrupted")."""
+    return [name for name in fs.listdir(DPKG_UPDATES) if name.isdigit()]
 
 
 def upstream_version(version):
@@ -54,12 +69,12 @@ def package_db_facts(fs):
     if not fs.isdir('/var/lib/dpkg'):
         return {'manager': 'rpm' if fs.isdir('/var/lib/rpm') else None, 'interrupted': False, 'installed': None,
                 'libvirt_version': None, 'apt_lists': None}
-    pending = [name for name in fs.listdir(DPKG_UPDATES) if name.isdigit()]
+    pending = journal_entries(fs)
     status = fs.read(DPKG_STATUS)
     versions = installed_dpkg_versions(status) if status is not None and not pending else None
     # A package dpkg was unpacking when it was killed must be reinstalled; once an earlier
     # `dpkg --configure -a` folded the journal, only its status says so.
-    return {'manager': 'dpkg', 'interrupted': bool(pending) or to_reinstall(status or ''),
+    return {'manager': 'dpkg', 'interrupted': bool(pending) or bool(to_reinstall(status or '')),
             'installed': sorted(versions) if versions is not None else None,
             'libvirt_version': upstream_version(versions[LIBVIRT_PACKAGE]) if versions and versions.get(LIBVIRT_PACKAGE) else None,
             'apt_lists': apt_lists_present(fs)}
