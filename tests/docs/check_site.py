@@ -93,6 +93,15 @@ def listed(kind):
     return sorted(name.split('.')[-1] for name in names)
 
 
+def without_options(modules):
+    """The modules whose documentation declares no option: their pages have no 'Parameters'
+    section, and show their return values instead. One ansible-doc call for all of them."""
+    out = subprocess.run(['ansible-doc', '-t', 'module', '--json'] + ['%s.%s' % (COLLECTION, name) for name in modules],
+                         check=True, capture_output=True, text=True).stdout
+    docs = json.loads(out)
+    return {name for name in modules if not docs['%s.%s' % (COLLECTION, name)]['doc'].get('options')}
+
+
 def roles(collection_root):
     """The collection's roles: ansible-doc's listing and the roles/ folder, so a role that
     ansible-doc misses still needs its page."""
@@ -102,16 +111,20 @@ def roles(collection_root):
 
 
 def expected_pages(collection_root):
-    """{relative path: (kind, what its h1 must say)} for every page the site must have."""
+    """{relative path: (kind, what its h1 must say, a section it must show)} for every page the
+    site must have."""
     pages = {}
     for kind in KIND_MARKERS:
-        for name in (roles(collection_root) if kind == 'role' else listed(kind)):
-            pages['%s/%s_%s.html' % (PAGES_DIR, name, kind)] = (kind, '%s.%s %s' % (COLLECTION, name, kind))
+        names = roles(collection_root) if kind == 'role' else listed(kind)
+        optionless = without_options(names) if kind == 'module' else set()
+        for name in names:
+            marker = 'Return Values' if name in optionless else KIND_MARKERS[kind]
+            pages['%s/%s_%s.html' % (PAGES_DIR, name, kind)] = (kind, '%s.%s %s' % (COLLECTION, name, kind), marker)
     with open(os.path.join(collection_root, 'docs', 'docsite', 'extra-docs.yml'), encoding='utf-8') as handle:
         extra = yaml.safe_load(handle)
     for section in extra['sections']:
         for doc in section['toctree']:
-            pages['%s/docsite/%s.html' % (PAGES_DIR, doc)] = ('guide', None)
+            pages['%s/docsite/%s.html' % (PAGES_DIR, doc)] = ('guide', None, None)
     return pages
 
 
@@ -149,7 +162,7 @@ def check(site, collection_root):
                            for i, path in enumerate(to_render))
             rendered = dict((path, future.result()) for path, future in futures.items())
 
-    for path, (kind, title) in sorted(pages.items()):
+    for path, (kind, title, marker) in sorted(pages.items()):
         if path not in rendered:
             continue
         page = rendered[path]
@@ -159,8 +172,8 @@ def check(site, collection_root):
             problems.append('%s: no heading' % path)
         if 'was malformed' in page.words:
             problems.append('%s: antsibull-docs says the documentation was malformed' % path)
-        elif kind in KIND_MARKERS and KIND_MARKERS[kind] not in page.words:
-            problems.append('%s: no %r section' % (path, KIND_MARKERS[kind]))
+        elif marker and marker not in page.words:
+            problems.append('%s: no %r section' % (path, marker))
 
     external = set()
     checked = 0
@@ -194,8 +207,8 @@ def check(site, collection_root):
                     problems.append('%s: link %s names no element of %s' % (path, href, relative))
     print('rendered %d pages in Chromium (%d modules, filters and roles, %d guides); %d links within the site '
           'resolve; links leaving it, not followed: %s'
-          % (len(rendered), sum(1 for kind, _title in pages.values() if kind != 'guide'),
-             sum(1 for kind, _title in pages.values() if kind == 'guide'), checked, ', '.join(sorted(external)) or 'none'))
+          % (len(rendered), sum(1 for kind, _title, _marker in pages.values() if kind != 'guide'),
+             sum(1 for kind, _title, _marker in pages.values() if kind == 'guide'), checked, ', '.join(sorted(external)) or 'none'))
     return problems
 
 
