@@ -55,8 +55,7 @@ class HostFS:
         instead of reading it: a program binary is tens of MiB."""
         try:
             with open(self.path(path), 'rb') as handle:
-                if os.fstat(handle.fileno()).st_size == 0:
-                    return None
+                # An empty file cannot be mapped (ValueError, below).
                 mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
                 try:
                     start = mapped.find(marker)

@@ -18,34 +18,31 @@ APT_LISTS = '/var/lib/apt/lists'
 LIBVIRT_PACKAGE = 'libvirt-daemon'
 
 
-def installed_dpkg_versions(status_text):
-    """{name: version} of the packages dpkg's status file records as 'install ok installed'. A
-    package left half-configured or unpacked is not installed: apt still has work to do on it."""
-    installed = {}
+def dpkg_stanzas(status_text):
+    """The fields of each package in dpkg's status file, one dict per stanza (continuation
+    lines, such as a description's, left out)."""
     for stanza in status_text.split('\n\n'):
         fields = {}
         for line in stanza.splitlines():
             key, sep, value = line.partition(':')
             if sep and not line[:1].isspace():
                 fields[key] = value.strip()
-        if fields.get('Status') == 'install ok installed' and fields.get('Package'):
-            installed[fields['Package']] = fields.get('Version', '')
-    return installed
+        if fields.get('Package'):
+            yield fields
+
+
+def installed_dpkg_versions(status_text):
+    """{name: version} of the packages dpkg's status file records as 'install ok installed'. A
+    package left half-configured or unpacked is not installed: apt still has work to do on it."""
+    return {fields['Package']: fields.get('Version', '') for fields in dpkg_stanzas(status_text)
+            if fields.get('Status') == 'install ok installed'}
 
 
 def to_reinstall(status_text):
     """The packages dpkg's status file marks 'reinstreq', sorted: dpkg stopped while unpacking
     them, and refuses to configure them until they are reinstalled."""
-    names = set()
-    name = None
-    for line in status_text.splitlines():
-        if line.startswith('Package:'):
-            name = line.partition(':')[2].strip()
-        elif not line.strip():
-            name = None
-        elif line.startswith('Status:') and ' reinstreq ' in line + ' ' and name:
-            names.add(name)
-    return sorted(names)
+    return sorted({fields['Package'] for fields in dpkg_stanzas(status_text)
+                   if 'reinstreq' in fields.get('Status', '').split()})
 
 
 def journal_entries(fs):

@@ -80,29 +80,32 @@ def describe(journal, packages):
     return 'journal entries: %d\nmarked reinstreq: %s\n' % (len(journal), ' '.join(packages) or 'none')
 
 
+def fail(module, argv, rc, out, err, result):
+    module.fail_json(msg='%s failed (exit code %d): %s' % (' '.join(argv[:3]), rc, (err or out).strip()),
+                     rc=rc, stdout=out, stderr=err, **result)
+
+
 def run(module, argv, result):
     rc, out, err = module.run_command(argv, environ_update=ENVIRONMENT)
     if rc != 0:
-        module.fail_json(msg='%s failed (exit code %d): %s' % (' '.join(argv[:3]), rc, (err or out).strip()),
-                         rc=rc, stdout=out, stderr=err, **result)
+        fail(module, argv, rc, out, err, result)
 
 
 def recover(module, fs, result):
     """dpkg --configure -a; reinstall what it refuses; dpkg --configure -a again."""
-    dpkg = module.get_bin_path('dpkg', required=True)
+    configure = [module.get_bin_path('dpkg', required=True), '--configure', '-a']
     # The first pass may fail on a package to reinstall: the last pass decides.
-    rc, out, err = module.run_command([dpkg, '--configure', '-a'], environ_update=ENVIRONMENT)
+    rc, out, err = module.run_command(configure, environ_update=ENVIRONMENT)
     packages = to_reinstall(fs.read(DPKG_STATUS) or '')
     if not packages:
         if rc != 0:
-            module.fail_json(msg='dpkg --configure -a failed (exit code %d): %s' % (rc, (err or out).strip()),
-                             rc=rc, stdout=out, stderr=err, **result)
+            fail(module, configure, rc, out, err, result)
         return
     apt_get = module.get_bin_path('apt-get', required=True)
     run(module, [apt_get, 'update', '-qq'], result)
     run(module, [apt_get, 'install', '-y', '-qq', '--reinstall', '--no-install-recommends'] + packages, result)
     result['reinstalled'] = packages
-    run(module, [dpkg, '--configure', '-a'], result)
+    run(module, configure, result)
 
 
 def main():
