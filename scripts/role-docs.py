@@ -351,15 +351,18 @@ def all_role_variables():
 
 
 def used_variables_of_others(role, known):
-    """The variables of other roles (and shared ones) that the role's own files use."""
+    """The variables of other roles (and shared ones) that the role's own files use, with the
+    internal ones (`__<role>_...`, set or registered by another role's tasks)."""
     words = set()
     for folder in USING_DIRS:
         for path in (role / folder).rglob("*"):
             if path.is_file():
                 text = "\n".join(line for line in path.read_text(encoding="utf-8").split("\n")
                                  if not line.lstrip().startswith("#"))
-                words |= set(re.findall(r"\b[a-z][a-z0-9_]*\b", text))
-    return {word for word in words & known if not word.startswith(role.name + "_")}
+                words |= set(re.findall(r"\b_{0,2}[a-z][a-z0-9_]*\b", text))
+    others = tuple("__%s_" % other.name for other in role.parent.iterdir() if other.name != role.name)
+    return ({word for word in words & known if not word.startswith(role.name + "_")}
+            | {word for word in words if word.startswith(others)})
 
 
 def listed_variables_of_others(lines):
