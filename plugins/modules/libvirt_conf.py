@@ -90,7 +90,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports the change and the diff without writing; O(lens) validation is skipped.
+    description:
+      - Reports the change and the diff without writing. O(lens) validation runs on a copy in the temporary
+        directory when C(augtool) is there.
+      - A file whose directory does not exist yet is reported as a new file instead of failing, as an earlier
+        step of the same run (a package install) may make it.
   diff_mode:
     support: full
     description: Shows the file text before and after, and any change of file attributes.
@@ -235,7 +239,9 @@ def plan(module, spec):
     if before is None:
         if not module.params['create'] and any(value is not None for value in settings.values()):
             module.fail_json(msg='%s does not exist and create=false' % path)
-        if not os.path.isdir(os.path.dirname(path)):
+        # In check mode an earlier step of the run (the package that brings the file) may not
+        # have made it yet: the preview shows the file as new.
+        if not os.path.isdir(os.path.dirname(path)) and not module.check_mode:
             module.fail_json(msg='%s: directory %s does not exist' % (path, os.path.dirname(path)))
     try:
         after, changed_keys = edit_libvirt_conf(before, settings, record=spec.get('record'))

@@ -399,7 +399,7 @@ def test_host_audit_for_the_network_controls(host):
     assert "br-guest" in controls["N6"]["evidence"] and "br-open" in controls["N6"]["evidence"]
 
 
-def test_rerun_restores_weakened_network_controls(host, hostname):
+def test_weakened_network_controls_are_predicted_by_check_mode_and_restored(host, hostname):
     live = virsh(host, "net-dumpxml", "--inactive", "br-guest")
     run(host, "cat > /tmp/kvmnet-open.xml <<'EOF'\n%sEOF" % live.replace("<port isolated='yes'/>", ""))
     try:
@@ -417,9 +417,17 @@ def test_rerun_restores_weakened_network_controls(host, hostname):
     run(host, "sed -i 's/^IPv6AcceptRA=no$/IPv6AcceptRA=yes/' %s" % bridge_file)
     assert "IPv6AcceptRA=yes" in host.file(bridge_file).content_string
 
+    # Check mode names the changes the real run then makes (the bridge's apply among them),
+    # and makes none.
+    preview = run_playbook("--check", "--tags", "kvm_network", limit=hostname)
+    assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-2000:]
+    assert "IPv6AcceptRA=yes" in host.file(bridge_file).content_string
+    assert 'iifname "br-guest" accept' in run(host, "nft list table inet kvmcloud_guard")
     result = run_playbook("--tags", "kvm_network", limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     print("\nrerun: %s" % recap(result.stdout, hostname))
+    assert changed_tasks(preview.stdout, hostname) == changed_tasks(result.stdout, hostname)
+    assert "kvmcloud.hypervisor.kvm_network : Guest bridges are applied" in changed_tasks(result.stdout, hostname)
     assert "<port isolated='yes'/>" in virsh(host, "net-dumpxml", "--inactive", "br-guest")
     # Restarted with the definition: the running network isolates new ports too.
     assert "<port isolated='yes'/>" in virsh(host, "net-dumpxml", "br-guest")

@@ -190,6 +190,17 @@ def test_create_and_create_false(tmp_path):
     assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o640
 
 
+def test_a_missing_directory_fails_the_run_but_check_mode_previews_a_new_file(tmp_path):
+    path = tmp_path / 'libvirt' / 'qemu.conf'
+    result, failed, runner = run_module({'path': str(path), 'settings': {'max_files': 4096}})
+    assert failed and 'directory %s does not exist' % path.parent in result['msg']
+    result, failed, runner = run_module({'path': str(path), 'settings': {'max_files': 4096}, 'lens': 'Libvirtd_qemu.lns',
+                                         '_ansible_check_mode': True, '_ansible_diff': True})
+    assert (failed, result['changed']) == (False, True)
+    assert result['diff'][0]['before'] == '' and 'max_files = 4096' in result['diff'][0]['after']
+    assert not path.parent.exists()
+
+
 def test_backup_keeps_the_old_content(conf):
     result, failed, runner = run_module({'path': str(conf), 'settings': SETTINGS, 'backup': True})
     assert not failed
