@@ -119,7 +119,10 @@ def test_throwaway_tcg_domain_defines_starts_and_goes(host):
 
 def test_check_mode_on_the_fresh_host_named_only_changes_the_converge_made(hostname):
     """Molecule's check step ran on the fresh host, then converge: before libvirt is installed
-    check mode previews part of the run (and says which steps it cannot), never more."""
+    check mode previews what it can decide without libvirt (the packages, the roles' keys in
+    libvirt's config files, the sockets' mask, the bridges' apply) and says which steps it
+    cannot (the guests, which need libvirt's answers, and what the packages themselves do),
+    never more than the converge then makes."""
     log = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "changed.jsonl")
     with open(log) as handle:
         runs = [json.loads(line) for line in handle]
@@ -127,7 +130,13 @@ def test_check_mode_on_the_fresh_host_named_only_changes_the_converge_made(hostn
     converge = next(run for run in runs[first_check + 1:] if not run["check"])
     predicted = set(runs[first_check]["changed"].get(hostname, []))
     made = set(converge["changed"].get(hostname, []))
-    assert "kvmcloud.hypervisor.kvm_host : Hypervisor packages are installed (apt)" in predicted & made
+    for task in ("kvm_host : Hypervisor packages are installed (apt)",
+                 "kvm_host : The qemu.conf file (readable by root only) and the daemon's config hold the configured settings",
+                 "kvm_hardening : QEMU is confined (sVirt, seccomp, mount namespace, device ACL) and the daemon refuses"
+                 " plain TCP and audits",
+                 "kvm_hardening : The plain TCP socket is masked, and the TLS socket unless TLS is on",
+                 "kvm_network : Guest bridges are applied"):
+        assert "kvmcloud.hypervisor." + task in predicted & made, (task, sorted(predicted), sorted(made))
     assert predicted <= made, "check mode named changes the converge did not make: %s" % sorted(predicted - made)
 
 
