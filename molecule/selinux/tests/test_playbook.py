@@ -10,10 +10,9 @@ its disk.
 """
 
 import re
-import time
 
 import pytest
-from guests import guest_images, running_guests, virsh
+from guests import disk_io, guest_images, running_guests
 
 from playbook import changed_tasks, recap, run_playbook
 
@@ -34,16 +33,8 @@ def disk_label(host):
 
 
 def guest_writes_its_disk(host, offset):
-    """QEMU writes 4 KiB at offset through the guest's virtio disk (HMP qemu-io); True when
-    the write succeeded. qemu-io reports on QEMU's stderr, which is the guest's log."""
-    virsh(host, "qemu-monitor-command", GUEST, "--hmp",
-          "'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"write -P 0xab %d 4k\"'" % offset)
-    log = host.file("/var/log/libvirt/qemu/%s.log" % GUEST)
-    for _attempt in range(10):
-        if "wrote 4096/4096 bytes at offset %d" % offset in log.content_string:
-            return True
-        time.sleep(1)
-    return False
+    """QEMU writes 4 KiB at offset through the guest's virtio disk; True when it succeeded."""
+    return disk_io(host, GUEST, "write -P 0xab %d 4k" % offset, "wrote 4096/4096 bytes at offset %d" % offset) is not None
 
 
 def test_second_run_with_a_guest_running_changes_nothing(host, hostname, guest):

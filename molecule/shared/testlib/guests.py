@@ -85,6 +85,23 @@ def guest_with_nic(host, name, network, filterref=""):
         remove_guest(host, name)
 
 
+def disk_io(host, name, command, answer):
+    """Runs a qemu-io command (such as "write -P 0xab 0 4k") in the running guest's QEMU, on
+    its virtio disk vda (HMP); returns what the guest's log gained once it holds the answer,
+    else None. qemu-io answers on QEMU's stderr, which is the guest's log. A read with -P
+    reports the read even when the pattern differs, and says so in a line of its own before."""
+    log = host.file("/var/log/libvirt/qemu/%s.log" % name)
+    start = len(log.content_string) if log.exists else 0
+    virsh(host, "qemu-monitor-command", name, "--hmp",
+          "'qemu-io -d /machine/peripheral/virtio-disk0/virtio-backend \"%s\"'" % command)
+    for _attempt in range(10):
+        text = log.content_string[start:]
+        if answer in text:
+            return text
+        time.sleep(1)
+    return None
+
+
 def start_unconfined_guest(host, name):
     """Defines and starts a guest with <seclabel type='none'/>, then removes it all; returns
     the result of the virsh call that failed or, if none did, of the start. With
