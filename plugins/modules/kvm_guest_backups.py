@@ -56,7 +56,11 @@ options:
         Needed by V(backup) and V(restore).
     type: raw
   backup_dir:
-    description: The directory of the backups on this host (C(kvmcloud_backup_dir)).
+    description:
+      - The directory of the backups on this host (C(kvmcloud_backup_dir)).
+      - On an SELinux host the directories the module makes get the label the policy's rules give them
+        (C(restorecon)); libvirt hands the backup files to the guest's QEMU only when their type is one it may
+        relabel, such as C(virt_image_t), which C(kvm_hardening) gives the directories of C(kvm_hardening_backup_dirs).
     type: raw
     default: /var/lib/libvirt/backups
   restore_as:
@@ -211,6 +215,8 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapsho
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
 
 DIR_MODE = 0o711
+SELINUX_HINT = (' (SELinux: libvirt may give QEMU only files whose type it may relabel, such as virt_image_t: add the'
+                ' backup directory to kvm_hardening_backup_dirs and run playbooks/kvm_host.yml)')
 FILE_MODE = 0o600
 POLL_SECONDS = 1
 THAW_ATTEMPTS = 3
@@ -272,6 +278,25 @@ class Host(object):
 
     def sleep(self, seconds):
         time.sleep(seconds)
+
+    def selinux_enabled(self):
+        return os.path.exists('/sys/fs/selinux/enforce')
+
+
+def label_new_dirs(module, host, dirs):
+    """On an SELinux host, gives the directories this run made the label the policy's rules
+    say (restorecon, not recursive). A new directory otherwise takes its parent's type, and
+    what is made in it too, which libvirt may not be allowed to relabel for the guest's QEMU:
+    virt_var_lib_t under /var/lib/libvirt. kvm_hardening_backup_dirs holds the rule
+    (virt_image_t) for backup directories."""
+    if not dirs or not host.selinux_enabled():
+        return
+    restorecon = module.get_bin_path('restorecon')
+    if restorecon is None:
+        return
+    rc, out, err = module.run_command([restorecon] + dirs, environ_update=LANG_C)
+    if rc != 0:
+        raise OSError('restorecon %s: %s' % (' '.join(dirs), (err or out).strip()))
 
 
 def read_backups(host, backup_dir, guest):
@@ -441,6 +466,7 @@ def run_backup(module, virsh, host, plan, agent_timeout, job_timeout, version):
 
     try:
         made_dirs = host.makedirs(plan['dir'])
+        label_new_dirs(module, host, made_dirs)
         domain = virsh.must('dumpxml', guest, '--inactive')
         made_files.append(os.path.join(plan['dir'], DOMAIN_XML))
         host.write(made_files[-1], domain)
@@ -465,7 +491,8 @@ def run_backup(module, virsh, host, plan, agent_timeout, job_timeout, version):
         finally:
             still_frozen = thaw(virsh, host, guest) if frozen else None
         if rc != 0:
-            fail('virsh backup-begin: %s%s' % ((err or out).strip(), '; ' + still_frozen if still_frozen else ''))
+            fail('virsh backup-begin: %s%s%s' % ((err or out).strip(), SELINUX_HINT if 'security context' in err else '',
+                                                 '; ' + still_frozen if still_frozen else ''))
         begun = True
         if still_frozen:
             # A guest left frozen stops writing: that is louder than any backup is worth.
@@ -502,6 +529,7 @@ def run_restore(module, virsh, host, plan):
 
     try:
         made_dirs = host.makedirs(plan['dir'])
+        label_new_dirs(module, host, made_dirs)
         for target, path in sorted(plan['paths'].items()):
             made_files.append(path + '.part')
             rc, out, err = module.run_command([qemu_img, 'convert', '-q', '-O', 'qcow2', plan['tops'][target],

@@ -84,6 +84,11 @@ def test_a_full_backup_of_the_running_guest_holds_what_it_wrote(host, hostname, 
     check = host.run_expect([0], "qemu-io -f qcow2 -r -c 'read -P 0xab 0 4k' %s" % copy).stdout
     assert "read 4096/4096 bytes at offset 0" in check and "Pattern verification failed" not in check, check
     assert host.file(BACKUP + "/backup.json").exists
+    # The directories the backup made took the type kvm_hardening's rule gives
+    # kvm_hardening_backup_dirs, which libvirt may relabel for QEMU: virt_var_lib_t, the type of
+    # /var/lib/libvirt, it may not.
+    for directory in ("/var/lib/libvirt/backups", BACKUP):
+        assert label(host, directory).split(":")[2] == "virt_image_t", (directory, label(host, directory))
     assert os.path.basename(BACKUP) in virsh(host, "checkpoint-list", GUEST, "--name").split()
     # The guest keeps its disk, and its label, through the job.
     assert label(host, IMAGE) == "system_u:object_r:svirt_image_t:s0:%s" % guest["pair"]

@@ -378,7 +378,7 @@ def kvm_hardening_errors(params):
     """params: mac, mac_name, mac_default, mac_enabled, mac_packages {mac: [packages]},
     distribution, host_qemu_conf, ksm_disabled, host_ksm_enabled, ip_forward,
     host_default_network_enabled, tls_enabled, tls_files {var: path}, tls_allowed_dn_list,
-    image_dirs, image_mounts, and for migration (L8): migration_enabled, migration_address,
+    image_dirs, backup_dirs, image_mounts, and for migration (L8): migration_enabled, migration_address,
     migration_port_min, migration_port_max, migration_files {var: path}, hostname,
     host_addresses (kvm_host_facts' network.addresses), addresses_complete and certificates
     {var: PEM text} of the CA, server and client certificates that exist on the controller.
@@ -407,6 +407,8 @@ def kvm_hardening_errors(params):
     errors.extend(migration_errors(params))
     for var, directories, written_into in (
             ('kvm_hardening_image_dirs', params['image_dirs'], 'AppArmor rules and SELinux file-context patterns'),
+            ('kvm_hardening_backup_dirs', params.get('backup_dirs') or [],
+             'AppArmor rules and SELinux file-context patterns'),
             ('kvm_hardening_image_mounts', params.get('image_mounts') or [], 'AppArmor rules')):
         for index, directory in enumerate(directories):
             if not is_safe_path(directory):

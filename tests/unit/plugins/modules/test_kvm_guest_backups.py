@@ -20,7 +20,8 @@ from ansible_collections.kvmcloud.hypervisor.tests.unit.conftest import run_with
 
 VIRSH = '/usr/bin/virsh'
 QEMU_IMG = '/usr/bin/qemu-img'
-BINS = {'virsh': VIRSH, 'qemu-img': QEMU_IMG}
+RESTORECON = '/usr/sbin/restorecon'
+BINS = {'virsh': VIRSH, 'qemu-img': QEMU_IMG, 'restorecon': RESTORECON}
 DIR = '/var/lib/libvirt/images/guests/web1'
 BACKUPS = '/var/lib/libvirt/backups'
 DOMAIN = """<domain type='qemu'><name>web1</name><uuid>0b8c1d4e-1111-2222-3333-444455556666</uuid><devices>
@@ -39,6 +40,7 @@ class FakeFS(object):
 
     def __init__(self, files=None, dirs=()):
         self.files, self.dirs, self.writes = dict(files or {}), set(dirs), []
+        self.selinux = False
         for path in self.files:
             self.dirs.update(self.parents(path))
 
@@ -85,6 +87,9 @@ class FakeFS(object):
     def sleep(self, seconds):
         pass
 
+    def selinux_enabled(self):
+        return self.selinux
+
 
 def manifest(name, parent=None, created=1796530000):
     return json.dumps({'format': 1, 'guest': 'web1', 'name': name, 'checkpoint': name, 'created': created,
@@ -110,10 +115,14 @@ class FakeHost(object):
         self.version, self.agent, self.job, self.others = version, agent, job, others
         self.thaw_fails = thaw_fails
         self.calls, self.changes, self.job_polls = [], [], 0
+        self.begin_error = None
 
     def run_command(self, module, argv, **kwargs):
         assert kwargs.get('environ_update', {}).get('LC_ALL') == 'C'
         self.calls.append(tuple(argv))
+        if argv[0] == RESTORECON:
+            self.changes.append(tuple(argv))
+            return 0, '', ''
         if argv[0] == QEMU_IMG:
             self.changes.append(tuple(argv[1:]))
             self.fs.files[argv[-1] if argv[1] == 'convert' else argv[-2]] = 'image'
@@ -145,6 +154,8 @@ class FakeHost(object):
             self.thaw_fails -= 1
             self.changes.append(record)
             return 1, '', 'error: Guest agent is not responding'
+        if cmd == 'backup-begin' and self.begin_error:
+            return 1, '', self.begin_error
         if cmd == 'backup-begin':
             record += (open(args[2]).read(), open(args[4]).read())  # the backup XML, the checkpoint XML
             self.checkpoints.append(re.search(r'<name>([^<]+)</name>', record[-1]).group(1))
@@ -215,6 +226,30 @@ def test_a_first_backup_is_full_quiesced_and_complete_only_once_its_job_complete
     assert saved['skipped'] == {'vdc': 'read-only'}
     assert host.fs.files[where + '/domain.xml'] == DOMAIN
     assert result['results'][0]['note'] == 'full (the first backup), quiesced by the guest agent'
+
+
+@pytest.mark.parametrize('selinux', [True, False])
+def test_on_selinux_the_directories_a_backup_makes_get_their_label_before_any_file(selinux):
+    fs = FakeFS(dirs=[BACKUPS] + FakeFS.parents(BACKUPS))
+    fs.selinux = selinux
+    host = FakeHost(fs)
+    result, failed = run(host, BACKUP)
+    assert not failed and result['changed'], result
+    labelled = [change for change in host.changes if change[0] == RESTORECON]
+    if selinux:
+        # The guest's directory and the backup's, both new; before qemu-img makes a file in them.
+        assert labelled == [(RESTORECON, BACKUPS + '/web1', BACKUPS + '/web1/b1')]
+        assert host.changes.index(labelled[0]) < [change[0] for change in host.changes].index('create')
+    else:
+        assert labelled == []
+
+
+def test_a_backup_libvirt_may_not_label_names_the_fix():
+    host = FakeHost(FakeFS())
+    host.begin_error = "error: unable to set security context 'x' on '/b/vda.qcow2': Permission denied"
+    result, failed = run(host, BACKUP)
+    assert failed and 'Permission denied (SELinux: ' in result['msg'] and 'kvm_hardening_backup_dirs' in result['msg']
+    assert not [path for path in host.fs.files if '/b1/' in path]
 
 
 def test_a_later_backup_is_incremental_onto_the_previous_files():

@@ -487,3 +487,10 @@ def test_certificates_are_checked_only_on_an_address_that_passed(migrating):
     errors = kvm_hardening_errors(migrating(migration_address='198.51.100.99', certificates={
         'kvm_hardening_tls_server_cert': 'not a certificate'}))
     assert len(errors) == 1 and errors[0].startswith('kvm_hardening_migration_address=')
+
+
+@pytest.mark.parametrize('directory', ['backups', '/srv/../etc', '/srv/b"\n/etc/** rwk,', '/srv/(.*)'])
+def test_backup_dirs_absolute(directory):
+    assert kvm_hardening_errors(hardening_params(backup_dirs=['/var/lib/libvirt/backups', directory])) == [
+        "kvm_hardening_backup_dirs[1] entry %r must be an absolute path without '..', holding only letters, "
+        "digits and '/._@-' (it is written into AppArmor rules and SELinux file-context patterns)." % (directory,)]
