@@ -213,6 +213,8 @@ from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.backups
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.migration import guest_names, result_line
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.snapshots import daemon_version
 from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.guests.virsh import LANG_C, Virsh
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.hostfs import HostFS
+from ansible_collections.kvmcloud.hypervisor.plugins.module_utils.security_facts import selinux_facts
 
 DIR_MODE = 0o711
 SELINUX_HINT = (' (SELinux: libvirt may give QEMU only files whose type it may relabel, such as virt_image_t: add the'
@@ -280,7 +282,7 @@ class Host(object):
         time.sleep(seconds)
 
     def selinux_enabled(self):
-        return os.path.exists('/sys/fs/selinux/enforce')
+        return selinux_facts(HostFS('/'))['enabled']
 
 
 def label_new_dirs(module, host, dirs):

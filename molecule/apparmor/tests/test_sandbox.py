@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from conftest import TENANTS_DIR
-from guests import disk_io, guest_images, start_unconfined_guest, virsh
+from guests import disk_file, disk_reads_back, disk_writes, guest_images, start_unconfined_guest, virsh
 
 PROFILES = {
     "libvirtd": "/etc/apparmor.d/usr.sbin.libvirtd",
@@ -235,25 +235,10 @@ def profile_rules(host, path):
     return [line.strip() for line in files.splitlines() if '"%s"' % path in line]
 
 
-def stored_vda(host):
-    rows = [line.split() for line in virsh(host, "domblklist", STORED_GUEST).splitlines()[2:] if line.strip()]
-    return dict(rows)["vda"]
-
-
-def stored_writes(host, offset):
-    return disk_io(host, STORED_GUEST, "write -P 0xab %d 4k" % offset,
-                   "wrote 4096/4096 bytes at offset %d" % offset) is not None
-
-
-def stored_reads_back(host, offset):
-    log = disk_io(host, STORED_GUEST, "read -P 0xab %d 4k" % offset, "read 4096/4096 bytes at offset %d" % offset)
-    return log is not None and "Pattern verification failed at offset %d," % offset not in log
-
-
 def test_backup_and_snapshot_of_a_confined_guest_keep_it_confined_and_working(host, two_guests):
     since = int(host.run_expect([0], "date +%s").stdout)
     pid = two_guests[STORED_GUEST]
-    assert stored_writes(host, 0)
+    assert disk_writes(host, STORED_GUEST, 0)
     try:
         # A full backup: QEMU writes the copy, and the guest's write is in it.
         stored_guest_module(host, "kvm_guest_backups", action="backup", name=BACKUP_NAME, backup_dir=BACKUP_DIR)
@@ -264,21 +249,21 @@ def test_backup_and_snapshot_of_a_confined_guest_keep_it_confined_and_working(ho
         # A snapshot: the overlay is the guest's to write, and the disk under it still to read
         # (libvirt adds the overlay's rule to the profile and leaves the disk's as it was).
         stored_guest_module(host, "kvm_guest_snapshots", action="create", name=SNAPSHOT)
-        overlay = stored_vda(host)
+        overlay = disk_file(host, STORED_GUEST)
         print("\n%s: %s; %s: %s" % (overlay, profile_rules(host, overlay), STORED_IMAGE, profile_rules(host, STORED_IMAGE)))
         assert overlay != STORED_IMAGE and SNAPSHOT in overlay
         assert profile_rules(host, overlay) == ['"%s" rwk,' % overlay]
         assert profile_rules(host, STORED_IMAGE)
-        assert stored_writes(host, 4096)
-        assert stored_reads_back(host, 0)
+        assert disk_writes(host, STORED_GUEST, 4096)
+        assert disk_reads_back(host, STORED_GUEST, 0)
 
         # Deleted: merged back, and the disk is the guest's to write again.
         stored_guest_module(host, "kvm_guest_snapshots", action="delete", name=SNAPSHOT)
-        assert stored_vda(host) == STORED_IMAGE
+        assert disk_file(host, STORED_GUEST) == STORED_IMAGE
         assert not host.file(overlay).exists
         assert profile_rules(host, STORED_IMAGE) == ['"%s" rwk,' % STORED_IMAGE]
-        assert stored_reads_back(host, 4096)
-        assert stored_writes(host, 8192)
+        assert disk_reads_back(host, STORED_GUEST, 4096)
+        assert disk_writes(host, STORED_GUEST, 8192)
         # The same QEMU all along, under its own profile.
         assert host.file("/run/libvirt/qemu/%s.pid" % STORED_GUEST).content_string.strip() == pid
         assert label_of(host, pid) == "libvirt-%s (enforce)" % virsh(host, "domuuid", STORED_GUEST).strip()

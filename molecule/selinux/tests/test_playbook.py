@@ -12,7 +12,7 @@ its disk.
 import re
 
 import pytest
-from guests import disk_io, guest_images, running_guests
+from guests import disk_writes, guest_images, running_guests
 
 from playbook import changed_tasks, recap, run_playbook
 
@@ -32,15 +32,10 @@ def disk_label(host):
     return host.run_expect([0], "stat -c %%C %s" % guest_images(GUEST, POOL)[0]).stdout.strip()
 
 
-def guest_writes_its_disk(host, offset):
-    """QEMU writes 4 KiB at offset through the guest's virtio disk; True when it succeeded."""
-    return disk_io(host, GUEST, "write -P 0xab %d 4k" % offset, "wrote 4096/4096 bytes at offset %d" % offset) is not None
-
-
 def test_second_run_with_a_guest_running_changes_nothing(host, hostname, guest):
     before = disk_label(host)
     assert re.match(r"^system_u:object_r:svirt_image_t:s0:c\d+,c\d+$", before), before
-    assert guest_writes_its_disk(host, 0)
+    assert disk_writes(host, GUEST, 0)
     result = run_playbook(limit=hostname)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     counters = recap(result.stdout, hostname)
@@ -48,7 +43,7 @@ def test_second_run_with_a_guest_running_changes_nothing(host, hostname, guest):
     assert counters["changed"] == 0 and counters["failed"] == 0, \
         "changed: %s\n%s" % (sorted(changed_tasks(result.stdout, hostname)), result.stdout[-3000:])
     assert disk_label(host) == before
-    assert guest_writes_its_disk(host, 4096)
+    assert disk_writes(host, GUEST, 4096)
 
 
 def test_check_mode_on_the_converged_host_reports_no_change(hostname, guest):

@@ -14,7 +14,7 @@ import json
 import os
 
 import pytest
-from guests import disk_io, guest_images, running_guests, virsh
+from guests import disk_file, disk_reads_back, disk_writes, guest_images, running_guests, virsh
 
 from conftest import now, unexpected_denials
 from playbook import PROJECT, recap, run_playbook
@@ -39,22 +39,6 @@ def label(host, path):
     return host.run_expect([0], "stat -c %%C %s" % path).stdout.strip()
 
 
-def vda(host):
-    """The file the running guest's disk vda reads and writes now."""
-    rows = [line.split() for line in virsh(host, "domblklist", GUEST).splitlines()[2:] if line.strip()]
-    return dict(rows)["vda"]
-
-
-def writes(host, offset):
-    return disk_io(host, GUEST, "write -P 0xab %d 4k" % offset, "wrote 4096/4096 bytes at offset %d" % offset) is not None
-
-
-def reads_back(host, offset):
-    """The guest reads offset and finds what writes() put there."""
-    log = disk_io(host, GUEST, "read -P 0xab %d 4k" % offset, "read 4096/4096 bytes at offset %d" % offset)
-    return log is not None and "Pattern verification failed at offset %d," % offset not in log
-
-
 @pytest.fixture(scope="module")
 def guest(host, domain_type):
     host.run_expect([0], "rm -rf /var/log/libvirt/qemu/%s.log %s" % (GUEST, os.path.dirname(BACKUP)))
@@ -73,7 +57,7 @@ def guest(host, domain_type):
 
 
 def test_a_full_backup_of_the_running_guest_holds_what_it_wrote(host, hostname, guest):
-    assert writes(host, 0)
+    assert disk_writes(host, GUEST, 0)
     counters = playbook("backup.yml", hostname, guests=GUEST, backup=os.path.basename(BACKUP), backup_action="backup")
     assert counters["changed"] > 0 and counters["failed"] == 0, counters
     copy = BACKUP + "/vda.qcow2"
@@ -92,13 +76,13 @@ def test_a_full_backup_of_the_running_guest_holds_what_it_wrote(host, hostname, 
     assert os.path.basename(BACKUP) in virsh(host, "checkpoint-list", GUEST, "--name").split()
     # The guest keeps its disk, and its label, through the job.
     assert label(host, IMAGE) == "system_u:object_r:svirt_image_t:s0:%s" % guest["pair"]
-    assert writes(host, 4096)
+    assert disk_writes(host, GUEST, 4096)
 
 
 def test_the_snapshot_overlay_carries_the_guests_pair_and_takes_its_writes(host, hostname, guest):
     counters = playbook("snapshot.yml", hostname, guests=GUEST, snapshot=SNAPSHOT, snapshot_action="create")
     assert counters["changed"] > 0 and counters["failed"] == 0, counters
-    overlay = vda(host)
+    overlay = disk_file(host, GUEST)
     print("\nvda: %s (%s), over %s (%s)" % (overlay, label(host, overlay), IMAGE, label(host, IMAGE)))
     assert overlay != IMAGE and os.path.dirname(overlay) == IMAGES and SNAPSHOT in os.path.basename(overlay)
     assert label(host, overlay) == "system_u:object_r:svirt_image_t:s0:%s" % guest["pair"]
@@ -106,20 +90,20 @@ def test_the_snapshot_overlay_carries_the_guests_pair_and_takes_its_writes(host,
     assert info["full-backing-filename"] == IMAGE
     # Writes go to the overlay; what was written before comes from the disk under it, which
     # QEMU must still be allowed to read.
-    assert writes(host, 8192)
-    assert reads_back(host, 0)
+    assert disk_writes(host, GUEST, 8192)
+    assert disk_reads_back(host, GUEST, 0)
 
 
 def test_deleting_the_snapshot_merges_it_back_under_the_guests_pair(host, hostname, guest):
-    overlay = vda(host)
+    overlay = disk_file(host, GUEST)
     counters = playbook("snapshot.yml", hostname, guests=GUEST, snapshot=SNAPSHOT, snapshot_action="delete")
     assert counters["changed"] > 0 and counters["failed"] == 0, counters
-    assert vda(host) == IMAGE
+    assert disk_file(host, GUEST) == IMAGE
     assert not host.file(overlay).exists
     assert label(host, IMAGE) == "system_u:object_r:svirt_image_t:s0:%s" % guest["pair"]
     # The write made on the overlay is in the disk now, and the disk takes new ones.
-    assert reads_back(host, 8192)
-    assert writes(host, 12288)
+    assert disk_reads_back(host, GUEST, 8192)
+    assert disk_writes(host, GUEST, 12288)
     assert virsh(host, "domstate", GUEST).strip() == "running"
 
 

@@ -102,6 +102,23 @@ def disk_io(host, name, command, answer):
     return None
 
 
+def disk_writes(host, name, offset):
+    """The guest's QEMU writes 4 KiB of 0xab at offset through its disk; whether it did."""
+    return disk_io(host, name, "write -P 0xab %d 4k" % offset, "wrote 4096/4096 bytes at offset %d" % offset) is not None
+
+
+def disk_reads_back(host, name, offset):
+    """The guest's QEMU reads offset through its disk and finds what disk_writes put there."""
+    log = disk_io(host, name, "read -P 0xab %d 4k" % offset, "read 4096/4096 bytes at offset %d" % offset)
+    return log is not None and "Pattern verification failed at offset %d," % offset not in log
+
+
+def disk_file(host, name, target="vda"):
+    """The file the running guest's disk reads and writes now."""
+    rows = [line.split() for line in virsh(host, "domblklist", name).splitlines()[2:] if line.strip()]
+    return dict(rows)[target]
+
+
 def start_unconfined_guest(host, name):
     """Defines and starts a guest with <seclabel type='none'/>, then removes it all; returns
     the result of the virsh call that failed or, if none did, of the start. With
