@@ -16,7 +16,8 @@ import time
 import pytest
 
 from guests import agent as guest_agent
-from guests import console_log, domain_identity, power_cycle_hung_boot, virsh, wait_for_agent
+from guests import (BootWatch, domain_identity, last_lines, latest_boot, power_cycle, read_console, virsh,
+                    wait_for_agent)
 from guests import guest_sh as guest_shell
 from playbook import PROJECT, run_playbook
 
@@ -25,7 +26,6 @@ HOST = "kvmhost-trixie"
 pytestmark = pytest.mark.only_hosts(HOST)
 
 BOOTED = "web1"
-CONSOLE_LOG = console_log(BOOTED)
 # Set by the seed's runcmd (molecule.yml): cloud-init ran the user-data, with its hostname.
 SEED_LINE = "KVMCLOUD-SEED-APPLIED web1-guest"
 CLOUD_INIT_DONE = re.compile(r"Cloud-init v\. \S+ finished at .* Datasource DataSourceNoCloud .*Up ([0-9.]+) seconds")
@@ -65,17 +65,20 @@ def booted(host):
     """Waits until web1's console shows cloud-init finished; returns the console log."""
     started = time.time()
     deadline = time.time() + BOOT_TIMEOUT
-    log, done, cycled = "", None, False
+    log, done, cycled, watch = "", None, False, BootWatch()
     while time.time() < deadline:
-        log = host.file(CONSOLE_LOG).content_string if host.file(CONSOLE_LOG).exists else ""
+        log = read_console(host, BOOTED)
         done = CLOUD_INIT_DONE.search(log)
         if done:
             break
-        # A boot that hung (guests.HUNG_BOOT) gets one power cycle, on the record.
-        if not cycled and power_cycle_hung_boot(host, BOOTED):
+        # A stuck boot (guests.BootWatch) gets one power cycle, on the record.
+        stuck = None if cycled else watch.stuck(log)
+        if stuck:
+            power_cycle(host, BOOTED, stuck, log)
             cycled, deadline = True, time.time() + BOOT_TIMEOUT
         time.sleep(5)
-    assert done, "cloud-init did not finish within %d s; console tail:\n%s" % (BOOT_TIMEOUT, log[-3000:])
+    assert done, "cloud-init did not finish within %d s%s (console ends: %s); console tail:\n%s" % (
+        BOOT_TIMEOUT, " of a power cycle" if cycled else "", last_lines(latest_boot(log)), log[-3000:])
     record_boot_time(host, done.group(1), started)
     # The agent starts with the guest's udev, a little after the console says finished.
     wait_for_agent(host, BOOTED, 120)

@@ -217,13 +217,24 @@ def guest_sh(host, guest, script):
 # stalls "Possible timer handling issue"), with its QEMU and swtpm idle; a power cycle of the
 # same guest, same disks, NVRAM and vTPM state, boots normally.
 HUNG_BOOT = re.compile(r"INFO: task \S+ blocked for more than \d+ seconds")
+# cloud-init's last words, on every boot: the guest's userspace is up, and its agent with it.
+BOOT_FINISHED = re.compile(r"Cloud-init v\. \S+ finished at ")
+# A booted guest whose agent stays silent this long has lost it; a boot whose console stays
+# silent this long before cloud-init finished has stalled (the slowest step of a good TCG boot
+# here, the firmware's, prints nothing for about 40 s).
+AGENT_SILENT_AFTER_BOOT = 180
+CONSOLE_SILENT = 300
 PING = "virsh -c qemu:///system qemu-agent-command %s '{\"execute\":\"guest-ping\"}'"
+
+
+def latest_boot(console):
+    """The console log from the guest's latest kernel start on (virtlogd appends each boot)."""
+    return console[max(console.rfind("Linux version "), 0):]
 
 
 def boot_hung(console):
     """The hung-task report of the latest boot in a guest's console log, or None."""
-    latest = console[max(console.rfind("Linux version "), 0):]
-    found = HUNG_BOOT.search(latest)
+    found = HUNG_BOOT.search(latest_boot(console))
     return found.group(0) if found else None
 
 
@@ -232,39 +243,82 @@ def console_log(guest):
     return "/var/log/libvirt/qemu/%s-console.log" % guest
 
 
-def power_cycle_hung_boot(host, guest):
-    """If the guest's latest boot hung (boot_hung), destroys and starts it, appends the console's
-    tail to .cache/logs/guest-boot-power-cycles.txt, warns, and returns True; otherwise False."""
+def read_console(host, guest):
+    console = host.file(console_log(guest))
+    return console.content_string if console.exists else ""
+
+
+def last_lines(text, count=3):
+    """The last COUNT non-blank lines of a console, on one line: for a failure's first line,
+    which is all a CI summary keeps."""
+    return " | ".join([line.strip() for line in text.splitlines() if line.strip()][-count:])
+
+
+def guest_condition(host, guest):
+    """What libvirt and the host say of a guest whose agent is silent, on one line: its state
+    and reason, the CPU seconds its QEMU used, and why the last ping failed."""
+    state = host.run("virsh -c qemu:///system domstate --reason %s" % guest).stdout.strip()
+    cpu = host.run("virsh -c qemu:///system domstats --cpu-total %s | sed -n 's/.*cpu.time=//p'" % guest).stdout.strip()
+    ping = host.run(PING % guest)
+    return "domstate %s; QEMU CPU %s s; last ping: %s" % (
+        state or "?", "%.0f" % (int(cpu) / 1e9) if cpu.isdigit() else "?",
+        (ping.stderr.strip() or ping.stdout.strip() or "rc %d" % ping.rc)[:200])
+
+
+def power_cycle(host, guest, reason, console):
+    """Destroys and starts the guest, appends why (with its console's tail) to
+    .cache/logs/guest-boot-power-cycles.txt, which the suite's summary repeats, and warns."""
     from playbook import PROJECT  # pylint: disable=import-outside-toplevel
-    console = host.file(console_log(guest)).content_string if host.file(console_log(guest)).exists else ""
-    hung = boot_hung(console)
-    if not hung:
-        return False
+    condition = guest_condition(host, guest)
     virsh(host, "destroy", guest)
     virsh(host, "start", guest)
     record = os.path.join(PROJECT, ".cache", "logs", "guest-boot-power-cycles.txt")
     os.makedirs(os.path.dirname(record), exist_ok=True)
     with open(record, "a") as out:
-        out.write("%s %s: boot hung (%s); destroyed and started once. Console tail:\n%s\n\n"
-                  % (time.strftime("%Y-%m-%dT%H:%M:%S"), guest, hung, console[-4000:]))
-    warnings.warn("%s's boot hung (%s) and was power-cycled once; see %s" % (guest, hung, record))
-    return True
+        out.write("%s %s: boot hung (%s; %s); destroyed and started once. Console tail:\n%s\n\n"
+                  % (time.strftime("%Y-%m-%dT%H:%M:%S"), guest, reason, condition, console[-4000:]))
+    warnings.warn("%s's boot hung (%s) and was power-cycled once; see %s" % (guest, reason, record))
+
+
+class BootWatch:
+    """Tells, from a guest's console polled over time, whether its boot is stuck: a hung-task
+    report (HUNG_BOOT), or a console silent too long, after the boot finished (the agent is
+    lost) or before (the boot stalled)."""
+
+    def __init__(self):
+        self.console, self.changed_at = "", time.time()
+
+    def stuck(self, console):
+        if console != self.console:
+            self.console, self.changed_at = console, time.time()
+        hung = boot_hung(console)
+        if hung:
+            return hung
+        silent = time.time() - self.changed_at
+        if BOOT_FINISHED.search(latest_boot(console)):
+            if silent >= AGENT_SILENT_AFTER_BOOT:
+                return "booted, console and agent silent for %d s" % silent
+        elif silent >= CONSOLE_SILENT:
+            return "console silent for %d s before cloud-init finished" % silent
+        return None
 
 
 def wait_for_agent(host, guest, timeout):
-    """Waits until the guest's agent answers guest-ping; returns the seconds it took. A boot that
-    hung (see HUNG_BOOT) is power-cycled once, on the record, and waited for anew."""
+    """Waits until the guest's agent answers guest-ping; returns the seconds it took. A stuck
+    boot (BootWatch) is power-cycled once, on the record, and waited for anew."""
     started = deadline = time.time()
     deadline += timeout
-    cycled = False
+    cycled, watch = False, BootWatch()
     while time.time() < deadline:
         if host.run(PING % guest).rc == 0:
             return time.time() - started
-        if not cycled and power_cycle_hung_boot(host, guest):
-            cycled = True
-            deadline = time.time() + timeout
+        console = read_console(host, guest)
+        stuck = None if cycled else watch.stuck(console)
+        if stuck:
+            power_cycle(host, guest, stuck, console)
+            cycled, deadline = True, time.time() + timeout
         time.sleep(5)
-    console = host.file(console_log(guest))
-    raise AssertionError("%s's agent did not answer within %d s%s; console tail:\n%s" % (
-        guest, timeout, " of a power cycle after a hung boot" if cycled else "",
-        console.content_string[-3000:] if console.exists else "(no console log)"))
+    console = read_console(host, guest)
+    raise AssertionError("%s's agent did not answer within %d s%s (%s; console ends: %s); console tail:\n%s" % (
+        guest, timeout, " of a power cycle" if cycled else "", guest_condition(host, guest),
+        last_lines(latest_boot(console)) or "(empty)", console[-3000:] or "(no console log)"))
