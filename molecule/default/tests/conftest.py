@@ -14,5 +14,15 @@ def hostname(host):
     return host.backend.get_hostname()
 
 
-# Tests marked only_hosts run on those hosts alone (molecule/shared/testlib/only_hosts.py).
-from only_hosts import pytest_collection_modifyitems, pytest_configure  # noqa: E402,F401 pylint: disable=wrong-import-position,unused-import
+# Tests marked only_hosts run on those hosts alone (molecule/shared/testlib/only_hosts.py), each
+# host's tests in a lane of their own (lanes.py).
+# pylint: disable=wrong-import-position,unused-import
+from lanes import _every_lane_done, _lane_ends, pytest_xdist_make_scheduler  # noqa: E402,F401
+from lanes import pytest_configure as lane_markers  # noqa: E402
+from only_hosts import pytest_collection_modifyitems  # noqa: E402,F401
+from only_hosts import pytest_configure as only_hosts_markers  # noqa: E402
+
+
+def pytest_configure(config):
+    only_hosts_markers(config)
+    lane_markers(config)

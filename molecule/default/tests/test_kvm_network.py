@@ -628,6 +628,7 @@ DEFAULT_PEERS_PLAYBOOK = """
 
 
 @pytest.mark.only_hosts("kvmhost-trixie")
+@pytest.mark.every_lane_done
 def test_default_peers_are_the_other_migrating_hosts_as_each_host_sees_them(host, tmp_path):
     # The role's default expression on both hosts (as extra vars: molecule.yml's host_vars
     # set the trixie host's list), and bookworm migrating too, in this run alone: each host's

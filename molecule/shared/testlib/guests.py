@@ -289,6 +289,8 @@ class BootWatch:
         self.console, self.changed_at = "", time.time()
 
     def stuck(self, console):
+        if not console:
+            return None  # no console log (yet): nothing to tell a stuck boot by
         if console != self.console:
             self.console, self.changed_at = console, time.time()
         hung = boot_hung(console)
