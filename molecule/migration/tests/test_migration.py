@@ -20,7 +20,7 @@ import pytest
 import testinfra
 import yaml
 
-from guests import NIC_XML, agent, define_guest, guest_images, guest_sh, remove_guest, virsh
+from guests import NIC_XML, agent, define_guest, guest_images, guest_sh, remove_guest, virsh, wait_for_agent
 from playbook import PROJECT, changed_tasks, recap, run_playbook
 
 # The scenario's two hosts, in inventory order (kvmmig-a, kvmmig-b): the guest starts on A.
@@ -107,13 +107,7 @@ def booted(hosts):
     """Waits until mig1's agent answers on kvmmig-a, then leaves a token in its RAM (/run is a
     tmpfs): only the same running guest can show it after a move."""
     source = hosts[0]
-    deadline = time.time() + BOOT_TIMEOUT
-    while time.time() < deadline:
-        if source.run("virsh -c qemu:///system qemu-agent-command %s '{\"execute\":\"guest-ping\"}'" % GUEST).rc == 0:
-            break
-        time.sleep(5)
-    else:
-        pytest.fail("mig1's guest agent did not answer within %d s" % BOOT_TIMEOUT)
+    wait_for_agent(source, GUEST, BOOT_TIMEOUT)
     token = uuid.uuid4().hex
     rc, out = guest_sh(source, GUEST, "echo %s > /run/kvmcloud-token && cut -d' ' -f1 /proc/uptime" % token)
     assert rc == 0, out
