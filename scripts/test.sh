@@ -210,15 +210,17 @@ if $quick; then
   controller_checks
   older_cores_sanity
 else
-  # Two lanes side by side. The container scenario keeps about 1.3 of the 2 cores busy (1381 s
-  # of CPU in 1091 s, 2026-12-03: it waits on its hosts, apt and guest boots), the controller
-  # checks and matrix about one: together they fill the machine instead of leaving it idle.
+  # Two lanes side by side. The container scenario kept about 1.3 of the 2 cores busy (1381 s
+  # of CPU in 1091 s, 2026-12-03: it waits on its hosts, apt and guest boots) and, with its
+  # verify in a lane per host, about 1.9 (2512 s in 1324 s, beside the other lane); the
+  # controller checks and matrix about one: together they fill the machine.
   # The VM scenarios come after them, alone: their emulated CPUs fill the machine (2069 s of
   # CPU in 1098 s up to verify).
-  # 971 s alone here on 2026-12-07, 1443-1551 s beside the controller lane. CI's machine runs
-  # it up to 1.8 times slower than this one: 2168 s in CI on 2026-12-06 (web1's second boot
-  # hung; a hung boot costs one power cycle, about 300 s more), past 2700 s on 2026-12-07 with
-  # apparmor beside it. The limit catches a hung step; the suite's budget below is the target.
+  # 971 s alone here on 2026-12-07, 1443-1551 s beside the controller lane with its verify in
+  # one lane, 1324 s with a lane per host. CI's machine runs it up to 1.8 times slower than
+  # this one: 2168 s in CI on 2026-12-06 (web1's second boot hung; a hung boot costs one power
+  # cycle, about 300 s more), past 2700 s on 2026-12-07 with apparmor beside it, 2829 s with
+  # selinux beside it. The limit catches a hung step; the suite's budget below is the target.
   step "molecule: default (Debian 12 + 13 containers)" 3300 molecule test --scenario-name default &
   default_step=$!
   # In the controller lane, which ends near the default scenario; so do the reliability cases
