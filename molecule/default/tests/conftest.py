@@ -17,7 +17,7 @@ def hostname(host):
 # Tests marked only_hosts run on those hosts alone (molecule/shared/testlib/only_hosts.py), each
 # host's tests in a lane of their own (lanes.py).
 # pylint: disable=wrong-import-position,unused-import
-from lanes import _every_lane_done, _lane_ends, pytest_xdist_make_scheduler  # noqa: E402,F401
+from lanes import _every_lane_done, pytest_sessionfinish, pytest_xdist_make_scheduler  # noqa: E402,F401
 from lanes import pytest_configure as lane_markers  # noqa: E402
 from only_hosts import pytest_collection_modifyitems  # noqa: E402,F401
 from only_hosts import pytest_configure as only_hosts_markers  # noqa: E402

@@ -8,6 +8,7 @@ host is half-way through a test that weakens a control and restores it.
 """
 
 import os
+import pathlib
 import re
 import time
 
@@ -53,24 +54,23 @@ def pytest_xdist_make_scheduler(config, log):
     return HostLanes(config, log)
 
 
-def lanes_dir(tmp_path_factory):
-    """Where the lanes leave word that they ended: the parent of the workers' temporary
-    directories, which is the run's own (pytest keeps the last few runs' and removes the rest)."""
-    return tmp_path_factory.getbasetemp().parent
+def lanes_dir(config):
+    """Where the lanes leave word that they ended: the run's temporary directory, which holds
+    each worker's own (xdist sets a worker's basetemp under it; pytest keeps the last few
+    runs' and removes the rest)."""
+    return pathlib.Path(config.option.basetemp).parent
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _lane_ends(tmp_path_factory):
-    """A worker whose session ends has run its lane: it says so for the lanes that wait
-    (every_lane_done)."""
-    yield
+def pytest_sessionfinish(session):
+    """A worker whose session ends has run its lane, or was given none: it says so for the
+    lanes that wait (every_lane_done)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
-        (lanes_dir(tmp_path_factory) / ("%s.done" % worker)).touch()
+        (lanes_dir(session.config) / ("%s.done" % worker)).touch()
 
 
 @pytest.fixture(autouse=True)
-def _every_lane_done(request, tmp_path_factory):
+def _every_lane_done(request):
     """Holds a test marked every_lane_done until every other worker has ended."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker or not request.node.get_closest_marker("every_lane_done"):
@@ -78,7 +78,7 @@ def _every_lane_done(request, tmp_path_factory):
     others = int(os.environ["PYTEST_XDIST_WORKER_COUNT"]) - 1
     deadline = time.time() + OTHER_LANES_TIMEOUT
     while time.time() < deadline:
-        ended = [path.name for path in lanes_dir(tmp_path_factory).glob("*.done") if path.name != worker + ".done"]
+        ended = [path.name for path in lanes_dir(request.config).glob("*.done") if path.name != worker + ".done"]
         if len(ended) >= others:
             return
         time.sleep(2)
