@@ -214,8 +214,8 @@ else
   # of CPU in 1091 s, 2026-12-03: it waits on its hosts, apt and guest boots) and, with its
   # verify in a lane per host, about 1.9 (2512 s in 1324 s, beside the other lane); the
   # controller checks and matrix about one: together they fill the machine.
-  # The VM scenarios come after them, alone: their emulated CPUs fill the machine (2069 s of
-  # CPU in 1098 s up to verify).
+  # The VM scenarios come after the default scenario (see below): their emulated CPUs fill the
+  # machine (2069 s of CPU in 1098 s up to verify).
   # 971 s alone here on 2026-12-07, 1443-1551 s beside the controller lane with its verify in
   # one lane, 1324 s with a lane per host. CI's machine runs it up to 1.8 times slower than
   # this one: 2168 s in CI on 2026-12-06 (web1's second boot hung; a hung boot costs one power
@@ -236,23 +236,17 @@ else
   # Each VM scenario keeps the emulated CPUs busy for most of its run, and slows whatever runs
   # beside it. Neither starts beside the default scenario, whose guest boots are emulated too:
   # in CI on 2026-12-07 apparmor beside it took it past its 2700 s limit, and on the next run
-  # selinux beside it (started when the controller lane ended first) took it to 2229 s, and
-  # web1's agent went silent for 600 s. So apparmor, the longer, starts when the default
+  # selinux beside it (started when the controller lane ended first) took it to 2829 s, 600 s
+  # of them waiting for web1's silent agent. So apparmor, the longer, starts when the default
   # scenario ends, and selinux when both lanes have.
-  start_apparmor() {
-    step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
-      molecule test --scenario-name apparmor &
-    apparmor_step=$!
-  }
-  start_selinux() {
-    step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
-      molecule test --scenario-name selinux &
-    selinux_step=$!
-  }
   wait "$default_step" || true
-  start_apparmor
+  step "molecule: apparmor (Debian 13 VM under TCG: kernel, AppArmor sVirt, storage pools)" 2700 \
+    molecule test --scenario-name apparmor &
+  apparmor_step=$!
   wait "$controller_lane" || true
-  start_selinux
+  step "molecule: selinux (Debian 12 VM under TCG: SELinux enforcing sVirt)" 2700 \
+    molecule test --scenario-name selinux &
+  selinux_step=$!
   wait "$apparmor_step" "$selinux_step" || true
   # A scenario stopped by its time limit never reached its destroy step.
   tests/vm/vm.sh stop apparmor-trixie >/dev/null 2>&1 || true
